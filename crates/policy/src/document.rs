@@ -36,6 +36,16 @@ impl PolicyKind {
         }
     }
 
+    /// The name with its article, for messages ("an identity policy").
+    pub fn with_article(self) -> &'static str {
+        match self {
+            PolicyKind::Identity => "an identity policy",
+            PolicyKind::Trust => "a trust policy",
+            PolicyKind::Session => "a session policy",
+            PolicyKind::Control => "a control policy",
+        }
+    }
+
     /// The longest document RAM accepts for this kind, in characters.
     ///
     /// Identity 6144 and session 2048 are RAM's documented limits; control policies follow
@@ -70,6 +80,17 @@ pub struct SizeError {
     pub kind: PolicyKind,
     pub limit: usize,
     pub actual: usize,
+}
+
+impl SizeError {
+    /// The size problem as a diagnostic of the whole document, for tools that list both.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        Diagnostic {
+            path: "$".into(),
+            location: Location { line: 1, column: 1 },
+            message: self.to_string(),
+        }
+    }
 }
 
 /// Where something is in the source: 1-based line and column (in characters).
@@ -438,8 +459,8 @@ impl Reader<'_> {
                             &p,
                             m.key_span.start,
                             format!(
-                                "\"Principal\" belongs only in trust policies, not in a {}",
-                                self.kind.name()
+                                "\"Principal\" belongs only in trust policies, not in {}",
+                                self.kind.with_article()
                             ),
                         );
                     }
@@ -489,7 +510,7 @@ impl Reader<'_> {
                 .iter()
                 .any(|m| m.key == "Resource" || m.key == "NotResource")
         {
-            self.error(path, node.span.start, format!("missing \"Resource\": every statement of a {} names its resources (use \"*\" for all)", self.kind.name()));
+            self.error(path, node.span.start, format!("missing \"Resource\": every statement of {} names its resources (use \"*\" for all)", self.kind.with_article()));
         }
         if self.kind == PolicyKind::Trust
             && principal.is_none()

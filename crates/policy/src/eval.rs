@@ -23,7 +23,7 @@ use smallvec::SmallVec;
 use crate::compile::{Arn, PolicyId, PolicySet};
 use crate::context::{Action, Context};
 use crate::document::Effect;
-use crate::principal::Caller;
+use crate::principal::{Caller, CallerKind};
 
 /// The three outcomes of an evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +79,18 @@ impl Layer {
         }
     }
 
+    /// A stable machine name, for JSON and test files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::ControlPolicy { .. } => "ControlPolicy",
+            Layer::SessionPolicy => "SessionPolicy",
+            Layer::AccountIdentity => "AccountIdentity",
+            Layer::ResourceGroupIdentity => "ResourceGroupIdentity",
+            Layer::AccountOwner => "AccountOwner",
+            Layer::ResourcePolicy => "ResourcePolicy",
+        }
+    }
+
     fn describe(self) -> String {
         match self {
             Layer::ControlPolicy { level } => format!("control policies (level {level})"),
@@ -102,6 +114,13 @@ pub struct Match {
     pub effect: Effect,
     /// Index of the request resource it matched.
     pub resource: u16,
+}
+
+/// The layer in words, as explanations word it.
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 impl fmt::Display for Match {
@@ -152,13 +171,18 @@ impl Decision {
 
     /// A sentence or two a person can act on.
     pub fn explain(&self, request: &Request<'_>) -> String {
+        self.explain_parts(request.action.as_str(), request.resources)
+    }
+
+    /// [`Decision::explain`] for callers that hold the action and resources but no `Request`
+    /// (as after [`authorize_assume_role`], whose resource is the role ARN).
+    pub fn explain_parts(&self, action: &str, resources: &[&str]) -> String {
         let resource = self
             .denied_resource
-            .and_then(|i| request.resources.get(usize::from(i)))
-            .or_else(|| request.resources.first())
+            .and_then(|i| resources.get(usize::from(i)))
+            .or_else(|| resources.first())
             .copied()
             .unwrap_or("*");
-        let action = request.action.as_str();
         let layer = self.decided_by.map(Layer::describe).unwrap_or_default();
         let mut out = match self.outcome {
             Outcome::Allow => format!("{action} on {resource} is allowed by {layer}"),
@@ -460,9 +484,16 @@ pub fn assume_role_action() -> &'static Action {
 /// Decides a role assumption.
 ///
 /// For [`AssumeFlow::AssumeRole`] the caller's own layers (control, session, identity) must
-/// allow `sts:AssumeRole` on the role ARN *and* the trust policy must allow the caller. For SAML
-/// and OIDC there is no caller identity: the trust policy alone decides, with the federation
-/// claims (`saml:*`, `oidc:*`) in `context`.
+/// allow `sts:AssumeRole` on the role ARN *and* the trust policy must allow the caller, with
+/// two exceptions decided from the caller's kind:
+/// - a cloud service ([`CallerKind::Service`]) holds no identity policies, so the trust policy
+///   alone decides;
+/// - an account's root identity has the owner's implicit access in place of identity policies
+///   (the caller's control and session layers still apply). RAM refuses `AssumeRole` by a root
+///   identity outright; that is an API rule, enforced by the STS handler, not a policy outcome.
+///
+/// For SAML and OIDC there is no caller identity: the trust policy alone decides, with the
+/// federation claims (`saml:*`, `oidc:*`) in `context`.
 pub fn authorize_assume_role(
     flow: AssumeFlow,
     caller: &Caller,
@@ -484,8 +515,23 @@ pub fn authorize_assume_role(
         context,
         caller: Some(caller),
     };
+    let trust_alone = Layers {
+        control: &[],
+        session: None,
+        identity: Identity::Absent,
+        resource_policy: Some(trust),
+        combine: Combine::Either,
+    };
     let layers = match (flow, caller_layers) {
+        (AssumeFlow::AssumeRole, _) if matches!(caller.kind(), CallerKind::Service { .. }) => {
+            trust_alone
+        }
         (AssumeFlow::AssumeRole, Some(l)) => Layers {
+            identity: if *caller.kind() == CallerKind::Account {
+                Identity::AccountOwner
+            } else {
+                l.identity
+            },
             resource_policy: Some(trust),
             combine: Combine::Both,
             ..*l
@@ -498,13 +544,7 @@ pub fn authorize_assume_role(
             resource_policy: Some(trust),
             combine: Combine::Both,
         },
-        (AssumeFlow::Saml | AssumeFlow::Oidc, _) => Layers {
-            control: &[],
-            session: None,
-            identity: Identity::Absent,
-            resource_policy: Some(trust),
-            combine: Combine::Either,
-        },
+        (AssumeFlow::Saml | AssumeFlow::Oidc, _) => trust_alone,
     };
     authorize(&request, &layers)
 }

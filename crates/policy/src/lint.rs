@@ -73,13 +73,14 @@ impl fmt::Display for Finding {
 pub fn lint_text(text: &str, kind: PolicyKind) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Err(e) = kind.check_size(text) {
+        let d = e.to_diagnostic();
         out.push(Finding {
             code: "RP013",
             name: "too-long",
             severity: Severity::Error,
-            path: "$".into(),
-            location: Location { line: 1, column: 1 },
-            message: e.to_string(),
+            path: d.path,
+            location: d.location,
+            message: d.message,
         });
     }
     match Policy::parse(text, kind) {

@@ -1104,3 +1104,59 @@ fn policy_sets_are_shareable() {
     assert_send_sync::<PolicySet>();
     assert_send_sync::<Action>();
 }
+
+#[test]
+fn services_and_root_callers_assume_roles_by_their_own_rules() {
+    let role = format!("acs:ram::{ACCT}:role/target");
+    let ctx = Context::new();
+    let nothing = PolicySet::empty();
+    let no_identity = Layers::identity(&nothing);
+    // A service holds no identity policies: the trust policy alone decides.
+    let service_trust = trust(
+        r#"{"Version":"1","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":"ecs.aliyuncs.com"}}}"#,
+    );
+    let ecs = Caller::service(ACCT, "ecs.aliyuncs.com");
+    let d = authorize_assume_role(
+        AssumeFlow::AssumeRole,
+        &ecs,
+        Some(&no_identity),
+        &service_trust,
+        &role,
+        &ctx,
+    );
+    assert_eq!((d.outcome, d.decided_by), (A, Some(Layer::ResourcePolicy)));
+    let d = authorize_assume_role(
+        AssumeFlow::AssumeRole,
+        &ecs,
+        None,
+        &service_trust,
+        &role,
+        &ctx,
+    );
+    assert_eq!(d.outcome, A);
+    // A root identity has the owner's access on the identity side, but still needs the trust.
+    let acct_trust = trust(&format!(
+        r#"{{"Version":"1","Statement":{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":"acs:ram::{ACCT}:root"}}}}}}"#
+    ));
+    let root = Caller::account(ACCT);
+    let d = authorize_assume_role(
+        AssumeFlow::AssumeRole,
+        &root,
+        Some(&no_identity),
+        &acct_trust,
+        &role,
+        &ctx,
+    );
+    assert_eq!(d.outcome, A);
+    let d = authorize_assume_role(
+        AssumeFlow::AssumeRole,
+        &Caller::account(OTHER),
+        Some(&no_identity),
+        &acct_trust,
+        &role,
+        &ctx,
+    );
+    assert_eq!((d.outcome, d.decided_by), (I, Some(Layer::ResourcePolicy)));
+    let text = d.explain_parts("sts:AssumeRole", &[role.as_str()]);
+    assert!(text.starts_with(&format!("sts:AssumeRole on {role} is implicitly denied: no statement of the role's trust policy allows it")), "{text}");
+}

@@ -1,0 +1,61 @@
+//! The `rampart` binary: the server and its command-line tools.
+//!
+//! Each subcommand group lives in its own module and returns a [`policy_cli::Status`] (or an
+//! error), so `main` only parses arguments and turns the result into an exit code.
+
+#![forbid(unsafe_code)]
+
+mod policy_cli;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use policy_cli::{CliError, Status};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: a self-hosted, wire-compatible emulator of Alibaba Cloud RAM, STS and IMS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate, lint, evaluate and unit-test RAM policy documents
+    #[command(subcommand)]
+    Policy(policy_cli::PolicyCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let result = match cli.command {
+        Command::Policy(command) => policy_cli::run(command, &mut out, &mut err),
+    };
+    let result = result.and_then(|status| {
+        out.flush().map_err(CliError::Output)?;
+        Ok(status)
+    });
+    match result {
+        Ok(status) => ExitCode::from(status.code()),
+        // A closed pipe (`rampart policy lint … | head`) is the reader's choice, not a failure
+        // worth a message.
+        Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::from(Status::Error.code())
+        }
+        Err(e) => {
+            // Nothing more can be done if stderr itself is gone.
+            let _ = writeln!(err, "rampart: error: {e}");
+            ExitCode::from(Status::Error.code())
+        }
+    }
+}
