@@ -5,11 +5,11 @@
 //!
 //! | code  | name                     | severity | finding |
 //! |-------|--------------------------|----------|---------|
-//! | RP001 | allow-all                | warning  | `Allow` of `*` on `*` |
+//! | RP001 | allow-all                | warning  | `Allow` of every action (`*`, `*:*`) on every resource (`*`, `acs:*:*:*:*`) |
 //! | RP002 | allow-not-action         | warning  | `Allow` with `NotAction`: grants every action not listed, including future ones |
 //! | RP003 | allow-not-resource       | warning  | `Allow` with `NotResource` |
 //! | RP004 | broad-iam                | warning  | `Allow` of every action of `ram`, `sts` or `ims` (privilege escalation) |
-//! | RP005 | trust-any-principal      | warning  | a trust policy that lets anyone assume the role |
+//! | RP005 | trust-any-principal      | warning  | a trust policy that lets anyone assume the role: `*`, or a wildcard account, service or provider |
 //! | RP006 | federated-no-condition   | warning  | a federated principal without its `saml:recipient` or `oidc:iss` + `oidc:aud` condition |
 //! | RP007 | never-matches            | warning  | a statement that can never match (contradictory conditions, `NotAction: *`) |
 //! | RP008 | duplicate-statement      | info     | a statement identical to an earlier one |
@@ -18,6 +18,9 @@
 //! | RP011 | unknown-condition-key    | warning  | an `acs:` / `oidc:` key RAM does not define, or a key used with an operator of the wrong type |
 //! | RP012 | empty-policy             | info     | no statements: grants nothing |
 //! | RP013 | too-long                 | error    | longer than RAM accepts for the document kind |
+//!
+//! RP001–RP004 concern grants, so they are not reported for control policies, which only bound
+//! permissions (the default control policy is `Allow` of `*` on `*`).
 
 use std::fmt;
 
@@ -143,14 +146,49 @@ fn all_stars(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c == '*')
 }
 
+/// An action pattern that matches every action: `*`, or `*:*`.
+fn any_action(p: &str) -> bool {
+    all_stars(p)
+        || p.split_once(':')
+            .is_some_and(|(svc, name)| all_stars(svc) && all_stars(name))
+}
+
+/// A resource pattern that matches every resource: `*`, or an ARN whose every field is `*`.
+fn any_resource(p: &str) -> bool {
+    if all_stars(p) {
+        return true;
+    }
+    let fields: Vec<&str> = p.splitn(5, ':').collect();
+    fields.len() == 5 && fields.iter().skip(1).all(|f| all_stars(f))
+}
+
+/// A principal entry with a wildcard where an account, provider or service name belongs:
+/// it trusts identities of accounts the author does not control.
+fn open_principal(entry: &str) -> bool {
+    if all_stars(entry) {
+        return true;
+    }
+    let fields: Vec<&str> = entry.splitn(5, ':').collect();
+    match fields.as_slice() {
+        // acs:ram::<account>:<relative>
+        [_, _, _, account, _] => account.contains(['*', '?']),
+        // A bare account id or a service name.
+        _ => entry.contains(['*', '?']),
+    }
+}
+
 fn statement_findings(kind: PolicyKind, st: &Statement, out: &mut Vec<Finding>) {
     let allow = st.effect == Effect::Allow;
-    let any_action = !st.action.negated && st.action.values.iter().any(|a| all_stars(&a.value));
-    let any_resource = match &st.resource {
+    // Control policies bound permissions and never grant them (the default control policy is
+    // Allow * on *), so the findings about broad grants do not apply to them.
+    let grants = allow && kind != PolicyKind::Control;
+    let every_action = !st.action.negated && st.action.values.iter().any(|a| any_action(&a.value));
+    let every_resource = match &st.resource {
         None => kind == PolicyKind::Trust,
-        Some(r) => !r.negated && r.values.iter().any(|v| all_stars(&v.value)),
+        Some(r) => !r.negated && r.values.iter().any(|v| any_resource(&v.value)),
     };
-    if allow && kind != PolicyKind::Trust && any_action && any_resource {
+    let allow_all = grants && kind != PolicyKind::Trust && every_action && every_resource;
+    if allow_all {
         let cond = if st.conditions.is_empty() {
             ""
         } else {
@@ -158,18 +196,29 @@ fn statement_findings(kind: PolicyKind, st: &Statement, out: &mut Vec<Finding>) 
         };
         push(out, st, "RP001", "allow-all", Severity::Warning, format!("allows every action on every resource{cond}; grant only the actions and resources the task needs"));
     }
-    if allow && st.action.negated {
+    if grants && st.action.negated {
         push(out, st, "RP002", "allow-not-action", Severity::Warning, "\"Allow\" with \"NotAction\" grants every action not listed, including actions added later; list the allowed actions instead".into());
     }
-    if allow && st.resource.as_ref().is_some_and(|r| r.negated) {
+    if grants && st.resource.as_ref().is_some_and(|r| r.negated) {
         push(out, st, "RP003", "allow-not-resource", Severity::Warning, "\"Allow\" with \"NotResource\" grants every resource not listed, including resources created later".into());
     }
-    if allow && kind != PolicyKind::Trust && !any_action && !st.action.negated {
+    // RP001 already says everything RP004 would about an allow-all statement.
+    // An IAM action on a resource of another service (`*` on `acs:ecs:…`) grants nothing.
+    let reaches_iam = match &st.resource {
+        None => true,
+        Some(r) if r.negated => true,
+        Some(r) => r.values.iter().any(|v| {
+            all_stars(&v.value)
+                || v.value.split(':').nth(1).is_some_and(|svc| {
+                    let p = Pattern::new(&svc.to_lowercase());
+                    ["ram", "sts", "ims"].iter().any(|s| p.matches(s))
+                })
+        }),
+    };
+    if grants && kind != PolicyKind::Trust && !allow_all && !st.action.negated && reaches_iam {
         for a in &st.action.values {
             let lower = a.value.to_lowercase();
-            let Some((svc, name)) = lower.split_once(':') else {
-                continue;
-            };
+            let (svc, name) = lower.split_once(':').unwrap_or(("*", "*"));
             let svc_pat = Pattern::new(svc);
             let iam: Vec<&str> = ["ram", "sts", "ims"]
                 .into_iter()
@@ -190,7 +239,19 @@ fn statement_findings(kind: PolicyKind, st: &Statement, out: &mut Vec<Finding>) 
     if kind == PolicyKind::Trust && allow {
         match &st.principal {
             Some(Principal::Any) => push(out, st, "RP005", "trust-any-principal", Severity::Warning, "the role trusts any principal (\"*\"): anyone who can call STS may assume it; name the accounts, services or providers trusted".into()),
-            Some(Principal::Entries { federated, .. }) => federated_checks(st, federated, out),
+            Some(Principal::Entries { ram, service, federated }) => {
+                let open: Vec<&str> = ram
+                    .iter()
+                    .chain(service)
+                    .chain(federated)
+                    .filter(|e| open_principal(e))
+                    .map(String::as_str)
+                    .collect();
+                if !open.is_empty() {
+                    push(out, st, "RP005", "trust-any-principal", Severity::Warning, format!("the role trusts {}, which matches identities of accounts you do not control; name the accounts, services or providers trusted", open.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", ")));
+                }
+                federated_checks(st, federated, out);
+            }
             None => {}
         }
     }
@@ -233,11 +294,15 @@ fn statement_findings(kind: PolicyKind, st: &Statement, out: &mut Vec<Finding>) 
     }
 }
 
+/// Is `key` pinned by a positive string condition that some values fail? `StringLike "*"`
+/// is satisfied by every value, so it pins nothing.
 fn has_positive_condition(st: &Statement, key: &str) -> bool {
     st.conditions.iter().any(|c| {
         c.key.eq_ignore_ascii_case(key)
             && !c.operator.base.is_negated()
             && c.operator.base.value_type() == ValueType::String
+            && !(matches!(c.operator.base, BaseOperator::StringLike)
+                && c.values.iter().any(|v| all_stars(v)))
     })
 }
 
@@ -279,6 +344,8 @@ const KNOWN_KEYS: &[(&str, ValueType)] = &[
     ("acs:principalaccount", ValueType::String),
     ("acs:principalrdid", ValueType::String),
     ("acs:principalrdpath", ValueType::String),
+    // Used by Alibaba's own system policies to scope `ram:PassRole` to a service.
+    ("acs:service", ValueType::String),
     ("oidc:iss", ValueType::String),
     ("oidc:aud", ValueType::String),
     ("oidc:sub", ValueType::String),
@@ -539,6 +606,29 @@ fn list_covers(a: &[String], b: &[String]) -> bool {
     b.iter().all(|bp| a.iter().any(|ap| pattern_covers(ap, bp)))
 }
 
+/// [`pattern_covers`] for resource ARNs, field by field as they are matched.
+fn resource_covers(a: &str, b: &str) -> bool {
+    if all_stars(a) || a == b {
+        return true;
+    }
+    let af: Vec<&str> = a.splitn(5, ':').collect();
+    let bf: Vec<&str> = b.splitn(5, ':').collect();
+    af.len() == 5
+        && bf.len() == 5
+        && af.iter().zip(&bf).enumerate().all(|(i, (x, y))| {
+            if i == 1 {
+                pattern_covers(&x.to_lowercase(), &y.to_lowercase())
+            } else {
+                pattern_covers(x, y)
+            }
+        })
+}
+
+fn resources_cover(a: &[String], b: &[String]) -> bool {
+    b.iter()
+        .all(|bp| a.iter().any(|ap| resource_covers(ap, bp)))
+}
+
 /// Does statement `t` cover every request statement `s` matches (ignoring effect)?
 fn statement_covers(t: &Statement, s: &Statement) -> bool {
     if !t.conditions.is_empty() || t.action.negated || s.action.negated {
@@ -559,7 +649,7 @@ fn statement_covers(t: &Statement, s: &Statement) -> bool {
         (Some(tr), Some(sr)) if !tr.negated && !sr.negated => {
             let tv: Vec<String> = tr.values.iter().map(|v| v.value.clone()).collect();
             let sv: Vec<String> = sr.values.iter().map(|v| v.value.clone()).collect();
-            list_covers(&tv, &sv)
+            resources_cover(&tv, &sv)
         }
         _ => false,
     };

@@ -61,6 +61,19 @@ fn rules_fire_and_stay_quiet() {
         (i, id(r#"{"Effect":"Allow","Action":"ecs:*","Resource":"*","Condition":{"IpAddress":{"acs:CurrentTime":"10.0.0.1"}}}"#), &["RP011"]),
         (i, id(r#"{"Effect":"Allow","Action":"ecs:*","Resource":"*","Condition":{"StringEquals":{"acs:ResourceTag/team":"dev","oidc:foo":"x"}}}"#), &["RP011"]),
         (i, id(""), &["RP012"]),
+        // Found by the corpus review: broad grants spelled other ways, open principals, and
+        // wildcard conditions that pin nothing.
+        (i, id(r#"{"Effect":"Allow","Action":"*:*","Resource":"*"}"#), &["RP001"]),
+        (i, id(r#"{"Effect":"Allow","Action":"*","Resource":"acs:*:*:*:*"}"#), &["RP001"]),
+        (PolicyKind::Control, id(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#), &[]),
+        (PolicyKind::Control, id(r#"{"Effect":"Allow","NotAction":"ram:*","Resource":"*"}"#), &[]),
+        (t, r#"{"Version":"1","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::*:root"}}}"#.into(), &["RP005"]),
+        (t, r#"{"Version":"1","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::1234567890123456:user/*"}}}"#.into(), &[]),
+        (t, r#"{"Version":"1","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":"*.aliyuncs.com"}}}"#.into(), &["RP005"]),
+        (t, r#"{"Version":"1","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Federated":"*"}}}"#.into(), &["RP005"]),
+        (t, r#"{"Version":"1","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Federated":"acs:ram::1:oidc-provider/gh"},"Condition":{"StringLike":{"oidc:iss":"*","oidc:aud":"*"}}}}"#.into(), &["RP006"]),
+        (i, id(r#"{"Effect":"Deny","Action":"oss:*","Resource":"acs:oss:*:*:*"},{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:photos/*"}"#), &["RP009"]),
+        (i, id(r#"{"Effect":"Allow","Action":"ram:PassRole","Resource":"*","Condition":{"StringEquals":{"acs:Service":"fc.aliyuncs.com"}}}"#), &[]),
         (PolicyKind::Session, id(&format!(r#"{{"Sid":"{}","Effect":"Allow","Action":"ecs:*","Resource":"*"}}"#, "x".repeat(2100))), &["RP013"]),
     ];
     for (kind, text, want) in cases {
