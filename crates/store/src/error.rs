@@ -1,0 +1,81 @@
+//! What can go wrong in storage, in the terms the API layer maps to RAM error codes.
+
+use std::fmt;
+
+/// A kind of stored thing, as named in RAM's error codes (`EntityNotExist.User`,
+/// `DeleteConflict.User.AccessKey`, …).
+///
+/// Deliberately exhaustive (not `#[non_exhaustive]`): when a variant is added, every
+/// `match` that maps these to wire codes stops compiling until it handles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    Account,
+    User,
+    AccessKey,
+}
+
+impl Entity {
+    /// The spelling RAM uses inside error codes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Account => "Account",
+            Entity::User => "User",
+            Entity::AccessKey => "AccessKey",
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Entity::Account => "account",
+            Entity::User => "user",
+            Entity::AccessKey => "access key",
+        })
+    }
+}
+
+/// A configurable limit on how many of something may exist (see [`crate::Quotas`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Quota {
+    /// AccessKeys per RAM user (`LimitExceeded.User.AccessKey`).
+    AccessKeysPerUser,
+    /// AccessKeys of an account's root identity.
+    AccessKeysPerRoot,
+}
+
+impl fmt::Display for Quota {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Quota::AccessKeysPerUser => "access keys per user",
+            Quota::AccessKeysPerRoot => "access keys of the root identity",
+        })
+    }
+}
+
+/// A storage operation failed.
+///
+/// Messages never contain secrets, sealed or plain; database messages are kept to the
+/// server's text, never the statement's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(Entity),
+    #[error("{0} already exists")]
+    AlreadyExists(Entity),
+    #[error("{entity} cannot be deleted while it has a {blocker}")]
+    DeleteConflict { entity: Entity, blocker: Entity },
+    #[error("limit of {limit} {quota} reached")]
+    LimitExceeded { quota: Quota, limit: u32 },
+    /// The database cannot be reached or is overloaded (connection refused or lost, pool
+    /// exhausted, lock wait timed out, serialization failure). Worth retrying; the server
+    /// answers 503.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store's configuration (URL, options) is unusable.
+    #[error("invalid storage configuration: {0}")]
+    InvalidConfig(String),
+    /// Anything else: a bug, a corrupt row, a failed migration. The server answers 500.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,174 @@
+//! The repository traits: what the rest of Rampart may ask of storage.
+//!
+//! Every method that changes something takes `now` from the caller's clock, so one request
+//! stamps all its rows with one time and tests control it. Names are compared
+//! case-insensitively (ASCII) for uniqueness and lookup, and returned as first written.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_model::{
+    AccessKey, AccessKeyId, AccessKeyStatus, Account, AccountId, NewAccessKey, Timestamp, User,
+};
+
+use crate::error::StoreError;
+use crate::page::{Listing, Page};
+
+/// A new account. Its id is chosen by the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    /// Unique across the installation (exact comparison).
+    pub name: String,
+}
+
+/// A new RAM user, as `CreateUser` describes it; the API layer has validated every field.
+/// Its id is chosen by the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewUser {
+    pub user_name: String,
+    pub display_name: String,
+    pub email: String,
+    pub mobile_phone: String,
+    pub comments: String,
+}
+
+/// `UpdateUser`: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub new_user_name: Option<String>,
+    pub new_display_name: Option<String>,
+    pub new_email: Option<String>,
+    pub new_mobile_phone: Option<String>,
+    pub new_comments: Option<String>,
+}
+
+/// Whose AccessKeys an operation is about, as a request names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOwnerRef<'a> {
+    AccountRoot(&'a AccountId),
+    User {
+        account_id: &'a AccountId,
+        user_name: &'a str,
+    },
+}
+
+/// Whether a signature nonce was seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceUse {
+    /// First use: the request may proceed.
+    Fresh,
+    /// Seen within its time to live: `SignatureNonceUsed`.
+    Replayed,
+}
+
+#[async_trait]
+pub trait AccountRepo: Send + Sync {
+    /// Creates an account and its root identity's first AccessKey, both or neither.
+    ///
+    /// `AlreadyExists(Account)` if the name is taken, `AlreadyExists(AccessKey)` if the
+    /// key id is (then no account is created either).
+    async fn create_account(
+        &self,
+        account: NewAccount,
+        root_key: NewAccessKey,
+        now: Timestamp,
+    ) -> Result<(Account, AccessKey), StoreError>;
+
+    async fn get_account(&self, id: &AccountId) -> Result<Account, StoreError>;
+
+    /// Accounts in id order.
+    async fn list_accounts(&self, page: &Page) -> Result<Listing<Account>, StoreError>;
+}
+
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// `NotFound(Account)`, or `AlreadyExists(User)` if the account has a user of that name
+    /// in any letter case.
+    async fn create_user(
+        &self,
+        account: &AccountId,
+        user: NewUser,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+
+    async fn get_user(&self, account: &AccountId, user_name: &str) -> Result<User, StoreError>;
+
+    /// Applies `update` and sets `UpdateDate`. A rename onto a taken name is
+    /// `AlreadyExists(User)` and changes nothing.
+    async fn update_user(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        update: UserUpdate,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+
+    /// `DeleteConflict { User, AccessKey }` while the user has AccessKeys.
+    async fn delete_user(&self, account: &AccountId, user_name: &str) -> Result<(), StoreError>;
+
+    /// Users in name order (case-insensitive). An unknown account has no users.
+    async fn list_users(
+        &self,
+        account: &AccountId,
+        page: &Page,
+    ) -> Result<Listing<User>, StoreError>;
+}
+
+#[async_trait]
+pub trait AccessKeyRepo: Send + Sync {
+    /// Stores a new `Active` key for `owner`. `NotFound(User | Account)`,
+    /// `LimitExceeded` when the owner already has as many keys as its quota allows (checked
+    /// under a lock on the owner, so concurrent creates cannot overshoot), or
+    /// `AlreadyExists(AccessKey)` for a duplicate id.
+    async fn create_access_key(
+        &self,
+        owner: KeyOwnerRef<'_>,
+        key: NewAccessKey,
+        now: Timestamp,
+    ) -> Result<AccessKey, StoreError>;
+
+    /// The key, its owner, status and sealed secret: what signature verification needs.
+    async fn get_access_key(&self, id: &AccessKeyId) -> Result<AccessKey, StoreError>;
+
+    /// The owner's keys, oldest first. `NotFound(User | Account)` if the owner is unknown.
+    async fn list_access_keys(&self, owner: KeyOwnerRef<'_>) -> Result<Vec<AccessKey>, StoreError>;
+
+    /// `NotFound(AccessKey)` if the key does not exist or belongs to someone else.
+    async fn set_access_key_status(
+        &self,
+        owner: KeyOwnerRef<'_>,
+        id: &AccessKeyId,
+        status: AccessKeyStatus,
+    ) -> Result<(), StoreError>;
+
+    /// `NotFound(AccessKey)` if the key does not exist or belongs to someone else.
+    async fn delete_access_key(
+        &self,
+        owner: KeyOwnerRef<'_>,
+        id: &AccessKeyId,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait NonceRepo: Send + Sync {
+    /// Records that `nonce` was used with `access_key_id` (permanent or STS), and says
+    /// whether it had been used before and not yet expired. Atomic across every process
+    /// sharing the database. A nonce is remembered for `ttl` after `now`, which should be at
+    /// least the accepted clock skew. Expired nonces are purged from time to time.
+    async fn use_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<NonceUse, StoreError>;
+
+    /// Deletes every nonce expired at `now`; returns how many. [`NonceRepo::use_nonce`]
+    /// already does this now and then, so calling it is optional.
+    async fn purge_expired_nonces(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Everything the server needs from storage, behind one handle: `Arc<dyn Store>`.
+pub trait Store: AccountRepo + UserRepo + AccessKeyRepo + NonceRepo + std::fmt::Debug {}
+
+impl<T: AccountRepo + UserRepo + AccessKeyRepo + NonceRepo + std::fmt::Debug> Store for T {}

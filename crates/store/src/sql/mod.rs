@@ -1,0 +1,218 @@
+//! [`SqlStore`]: the repositories on SQLite or PostgreSQL.
+//!
+//! One implementation for both engines: portable SQL through sqlx's `Any` driver, with the
+//! few differences confined to [`engine`]. Invariants live in the schema (keys, unique and
+//! foreign-key constraints) and in transactions, never in locks held by this process, so
+//! several server processes may share one PostgreSQL database.
+
+mod access_keys;
+mod accounts;
+mod engine;
+mod errors;
+mod nonces;
+mod rows;
+mod users;
+
+use std::fmt;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
+
+use crate::error::StoreError;
+use engine::Engine;
+
+/// Per-entity limits (RAM's quotas, spec §4.2). Configurable because operators raise them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quotas {
+    /// RAM: 2.
+    pub access_keys_per_user: u32,
+    /// RAM documents none for this API; Alibaba's console allows 5 per account.
+    pub access_keys_per_root: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            access_keys_per_user: 2,
+            access_keys_per_root: 5,
+        }
+    }
+}
+
+/// How to open a [`SqlStore`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub quotas: Quotas,
+    /// Pooled connections (both engines).
+    pub max_connections: u32,
+    /// How long an operation waits for a free pooled connection before `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for the write lock before `Unavailable`.
+    pub busy_timeout: Duration,
+    /// PostgreSQL: the schema holding Rampart's tables (it must exist; default: the
+    /// database's `search_path`). Lets several installations, or tests, share a database.
+    pub postgres_schema: Option<String>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            quotas: Quotas::default(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(10),
+            postgres_schema: None,
+        }
+    }
+}
+
+/// Runs the engine's per-connection statements. A named function rather than an async
+/// block: the closure's higher-ranked connection lifetime defeats inference otherwise.
+async fn set_up_connection(conn: &mut AnyConnection, batch: Arc<str>) -> Result<(), sqlx::Error> {
+    if !batch.is_empty() {
+        conn.execute(&*batch).await?;
+    }
+    Ok(())
+}
+
+/// The SQL store. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
+    quotas: Quotas,
+    /// Unix millis of the last opportunistic nonce purge by this process.
+    last_nonce_purge: Arc<AtomicI64>,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the pool: its options could include the connection URL and its password.
+        f.debug_struct("SqlStore")
+            .field("engine", &self.engine)
+            .field("quotas", &self.quotas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Opens `sqlite://PATH?mode=rwc` or `postgres://…` with default options.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens the database, sets it up (SQLite: WAL, `synchronous=FULL`, foreign keys, busy
+    /// timeout) and applies any migrations not yet applied. Safe to call from several
+    /// processes at once on PostgreSQL (migrations take an advisory lock).
+    pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::from_url(url)?;
+        if engine == Engine::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            // Each pooled connection would get its own empty database.
+            return Err(StoreError::InvalidConfig(
+                "in-memory SQLite is not supported: use a file (sqlite://PATH?mode=rwc)".to_owned(),
+            ));
+        }
+        let connect: AnyConnectOptions = url
+            .parse()
+            .map_err(|e: sqlx::Error| StoreError::InvalidConfig(e.to_string()))?;
+        let per_connection =
+            engine.connection_setup(options.busy_timeout, options.postgres_schema.as_deref())?;
+
+        let database_setup = engine.database_setup(options.busy_timeout);
+        if !database_setup.is_empty() {
+            let mut conn = connect.connect().await?;
+            for statement in &database_setup {
+                sqlx::raw_sql(statement).execute(&mut conn).await?;
+            }
+            conn.close().await?;
+        }
+
+        // One batch, run unprepared: SET and PRAGMA take no parameters.
+        let per_connection: Arc<str> = per_connection.join(";\n").into();
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(set_up_connection(conn, Arc::clone(&per_connection)))
+            })
+            .connect_with(connect)
+            .await?;
+
+        engine.migrator().await?.run(&pool).await?;
+
+        Ok(Self {
+            pool,
+            engine,
+            quotas: options.quotas,
+            last_nonce_purge: Arc::new(AtomicI64::new(0)),
+        })
+    }
+
+    /// Closes every pooled connection; operations after this fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction that may write (see [`Engine::begin_write`]). Dropping it
+    /// without commit rolls back, so an early `?` never leaves half a change.
+    async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(self.pool.begin_with(self.engine.begin_write()).await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// The per-connection settings reach every pooled connection, not just the first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_connections_are_durable_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+        let store = SqlStore::open(&url).await.unwrap();
+        // Hold several connections at once so the pool has to open new ones.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+            assert_eq!(synchronous, 2, "FULL");
+            assert_eq!(foreign_keys, 1);
+            assert_eq!(busy, 10_000);
+        }
+        drop(held);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {
+            assert!(matches!(
+                SqlStore::open(url).await,
+                Err(StoreError::InvalidConfig(_))
+            ));
+        }
+    }
+}

@@ -1,0 +1,87 @@
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rampart_model::Timestamp;
+use sha2::{Digest, Sha256};
+
+use super::SqlStore;
+use crate::error::StoreError;
+use crate::repo::{NonceRepo, NonceUse};
+
+/// How often one process purges expired nonces as a side effect of [`NonceRepo::use_nonce`].
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+#[async_trait]
+impl NonceRepo for SqlStore {
+    async fn use_nonce(
+        &self,
+        access_key_id: &str,
+        nonce: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<NonceUse, StoreError> {
+        self.purge_if_due(now).await?;
+        let expires_at = now.saturating_add(ttl);
+        // INVARIANT: the primary key (access_key_id, nonce_hash) is the whole replay check.
+        // The insert either creates the row, revives a row whose time ran out, or changes
+        // nothing because a live row exists: one atomic statement on either engine, so two
+        // processes racing with the same nonce cannot both see it as fresh.
+        let inserted = sqlx::query(
+            "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
+             VALUES ($1, $2, $3) \
+             ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE signature_nonces.expires_at <= $4",
+        )
+        .bind(access_key_id)
+        .bind(nonce_hash(nonce))
+        .bind(expires_at.unix_millis())
+        .bind(now.unix_millis())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(if inserted == 0 {
+            NonceUse::Replayed
+        } else {
+            NonceUse::Fresh
+        })
+    }
+
+    async fn purge_expired_nonces(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM signature_nonces WHERE expires_at <= $1")
+            .bind(now.unix_millis())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+}
+
+impl SqlStore {
+    /// Purges at most once per [`PURGE_INTERVAL`] per process; the compare-and-swap lets
+    /// exactly one of several concurrent callers do it.
+    async fn purge_if_due(&self, now: Timestamp) -> Result<(), StoreError> {
+        let last = self.last_nonce_purge.load(Ordering::Relaxed);
+        let interval = i64::try_from(PURGE_INTERVAL.as_millis()).unwrap_or(i64::MAX);
+        let due = now.unix_millis().saturating_sub(last) >= interval;
+        if due
+            && self
+                .last_nonce_purge
+                .compare_exchange(
+                    last,
+                    now.unix_millis(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            self.purge_expired_nonces(now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Nonces are client text of any length and content; their hash is a fixed-size key.
+fn nonce_hash(nonce: &str) -> String {
+    hex::encode(Sha256::digest(nonce.as_bytes()))
+}

@@ -1,0 +1,211 @@
+use async_trait::async_trait;
+use rampart_model::{AccountId, Timestamp, User, UserId};
+use sqlx::{Any, Transaction};
+
+use super::accounts::ID_ATTEMPTS;
+use super::errors::already_exists;
+use super::rows::{self, name_key, user_columns};
+use super::SqlStore;
+use crate::error::{Entity, StoreError};
+use crate::page::{Listing, Page};
+use crate::repo::{NewUser, UserRepo, UserUpdate};
+
+#[async_trait]
+impl UserRepo for SqlStore {
+    async fn create_user(
+        &self,
+        account: &AccountId,
+        user: NewUser,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM accounts WHERE account_id = $1")
+            .bind(account.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(Entity::Account));
+        }
+        let user_id = fresh_user_id(&mut tx).await?;
+        // INVARIANT: uniqueness of the name is decided here, by users_name_unique, not by a
+        // prior SELECT: of two concurrent creates the second blocks on the index entry
+        // (PostgreSQL) or on the write lock (SQLite) and then fails, never both succeed.
+        let sql = concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ", user_name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)"
+        );
+        sqlx::query(sql)
+            .bind(account.as_str())
+            .bind(user_id.as_str())
+            .bind(user.user_name.as_str())
+            .bind(user.display_name.as_str())
+            .bind(user.email.as_str())
+            .bind(user.mobile_phone.as_str())
+            .bind(user.comments.as_str())
+            .bind(now.unix_millis())
+            .bind(now.unix_millis())
+            .bind(name_key(&user.user_name))
+            .execute(&mut *tx)
+            .await
+            .map_err(already_exists(Entity::User))?;
+        tx.commit().await?;
+        Ok(User {
+            account_id: account.clone(),
+            user_id,
+            user_name: user.user_name,
+            display_name: user.display_name,
+            email: user.email,
+            mobile_phone: user.mobile_phone,
+            comments: user.comments,
+            create_date: now,
+            update_date: now,
+            last_login_date: None,
+        })
+    }
+
+    async fn get_user(&self, account: &AccountId, user_name: &str) -> Result<User, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE account_id = $1 AND user_name_key = $2"
+        );
+        let row = sqlx::query(sql)
+            .bind(account.as_str())
+            .bind(name_key(user_name))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        rows::user(&row)
+    }
+
+    async fn update_user(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        update: UserUpdate,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        // One statement, fields merged in SQL: two concurrent updates of different fields
+        // both take effect instead of the later one writing back a stale copy.
+        let sql = concat!(
+            "UPDATE users SET ",
+            "user_name = COALESCE($3, user_name), ",
+            "user_name_key = COALESCE($4, user_name_key), ",
+            "display_name = COALESCE($5, display_name), ",
+            "email = COALESCE($6, email), ",
+            "mobile_phone = COALESCE($7, mobile_phone), ",
+            "comments = COALESCE($8, comments), ",
+            "update_date = $9 ",
+            "WHERE account_id = $1 AND user_name_key = $2 RETURNING ",
+            user_columns!()
+        );
+        let new_key = update.new_user_name.as_deref().map(name_key);
+        let row = sqlx::query(sql)
+            .bind(account.as_str())
+            .bind(name_key(user_name))
+            .bind(update.new_user_name)
+            .bind(new_key)
+            .bind(update.new_display_name)
+            .bind(update.new_email)
+            .bind(update.new_mobile_phone)
+            .bind(update.new_comments)
+            .bind(now.unix_millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(already_exists(Entity::User))?
+            .ok_or(StoreError::NotFound(Entity::User))?;
+        rows::user(&row)
+    }
+
+    async fn delete_user(&self, account: &AccountId, user_name: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let (user_id, _) = lock_user(&mut tx, account, user_name).await?;
+        let keys: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM access_keys WHERE account_id = $1 AND user_id = $2",
+        )
+        .bind(account.as_str())
+        .bind(user_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if keys > 0 {
+            return Err(StoreError::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::AccessKey,
+            });
+        }
+        sqlx::query("DELETE FROM users WHERE user_id = $1")
+            .bind(user_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        account: &AccountId,
+        page: &Page,
+    ) -> Result<Listing<User>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE account_id = $1 AND user_name_key > $2 ",
+            "ORDER BY user_name_key LIMIT $3"
+        );
+        let found = sqlx::query(sql)
+            .bind(account.as_str())
+            .bind(page.after_key())
+            .bind(i64::from(page.max_items()) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let users = found
+            .iter()
+            .map(rows::user)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Listing::from_rows(users, page, |u| name_key(&u.user_name)))
+    }
+}
+
+/// Finds a user and takes its row lock until the transaction ends; returns its id and
+/// current name.
+///
+/// INVARIANT: every change that adds a row depending on a user (an AccessKey today; group
+/// memberships, attachments, login profile, MFA later) and every delete of a user calls
+/// this first. The lock orders them, so a quota count or a "has no dependents" check made
+/// after it sees everything committed by whoever held the lock before. On PostgreSQL the
+/// no-op UPDATE is what takes the row lock (READ COMMITTED re-reads after the wait); on
+/// SQLite the transaction already holds the database write lock.
+pub(super) async fn lock_user(
+    tx: &mut Transaction<'static, Any>,
+    account: &AccountId,
+    user_name: &str,
+) -> Result<(UserId, String), StoreError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "UPDATE users SET user_id = user_id WHERE account_id = $1 AND user_name_key = $2 \
+         RETURNING user_id, user_name",
+    )
+    .bind(account.as_str())
+    .bind(name_key(user_name))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (user_id, user_name) = row.ok_or(StoreError::NotFound(Entity::User))?;
+    let user_id = UserId::parse(&user_id).map_err(super::errors::corrupt_id)?;
+    Ok((user_id, user_name))
+}
+
+async fn fresh_user_id(tx: &mut Transaction<'static, Any>) -> Result<UserId, StoreError> {
+    for _ in 0..ID_ATTEMPTS {
+        let id = UserId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
+        let taken = sqlx::query("SELECT 1 FROM users WHERE user_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        if taken.is_none() {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::Internal(
+        "no free user id after repeated draws".to_owned(),
+    ))
+}
