@@ -100,25 +100,50 @@ pub(crate) struct Arn<'a> {
 
 impl<'a> Arn<'a> {
     pub(crate) fn new(text: &'a str) -> Arn<'a> {
-        let mut it = text.splitn(5, ':');
-        let parts = match (it.next(), it.next(), it.next(), it.next(), it.next()) {
-            (Some(scheme), Some(service), Some(region), Some(account), Some(relative))
-                if scheme.eq_ignore_ascii_case("acs") =>
-            {
-                let service =
-                    if service.bytes().any(|b| b.is_ascii_uppercase()) || !service.is_ascii() {
+        // A plain byte scan for the first four colons: `str::splitn` costs a searcher per
+        // field, which showed up as a fifth of a decision's time in profiles.
+        let bytes = text.as_bytes();
+        let mut cuts = [0usize; 4];
+        let mut n = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b':' {
+                if let Some(slot) = cuts.get_mut(n) {
+                    *slot = i;
+                }
+                n += 1;
+                if n == 4 {
+                    break;
+                }
+            }
+        }
+        let [c0, c1, c2, c3] = cuts;
+        let parts = if n == 4 {
+            match (
+                text.get(..c0),
+                text.get(c0 + 1..c1),
+                text.get(c1 + 1..c2),
+                text.get(c2 + 1..c3),
+                text.get(c3 + 1..),
+            ) {
+                (Some(scheme), Some(service), Some(region), Some(account), Some(relative))
+                    if scheme.eq_ignore_ascii_case("acs") =>
+                {
+                    let service = if service.bytes().any(|b| b.is_ascii_uppercase()) || !service.is_ascii() {
                         std::borrow::Cow::Owned(service.to_lowercase())
                     } else {
                         std::borrow::Cow::Borrowed(service)
                     };
-                Some(ArnParts {
-                    service,
-                    region,
-                    account,
-                    relative,
-                })
+                    Some(ArnParts {
+                        service,
+                        region,
+                        account,
+                        relative,
+                    })
+                }
+                _ => None,
             }
-            _ => None,
+        } else {
+            None
         };
         Arn { parts }
     }
@@ -178,6 +203,10 @@ pub(crate) struct CompiledStatement {
     pub(crate) sid: Option<Arc<str>>,
     pub(crate) effect: Effect,
     not_action: bool,
+    /// The characters (as `context::name_bit`s) an action name matched by this statement can
+    /// start with; all ones when a pattern leaves that open. A request whose bit is not here
+    /// cannot match, so its patterns are never run.
+    first_chars: u64,
     /// Lower-cased.
     actions: Box<[Pattern]>,
     /// `None` when the statement has no resource element (trust policies).
@@ -188,6 +217,9 @@ pub(crate) struct CompiledStatement {
 
 impl CompiledStatement {
     fn matches_action(&self, actions: &[&Action]) -> bool {
+        if !self.not_action && actions.iter().all(|a| self.first_chars & a.first_bit() == 0) {
+            return false;
+        }
         let hit = actions
             .iter()
             .any(|a| self.actions.iter().any(|p| p.matches(a.lower())));
@@ -217,8 +249,26 @@ impl CompiledStatement {
             && self
                 .conditions
                 .iter()
-                .all(|c| c.evaluate(context.get_lower(&c.key)))
+                .all(|c| c.evaluate(context.get_hashed(c.key_hash, &c.key)))
     }
+}
+
+/// See `CompiledStatement::first_chars`.
+fn first_chars<'a>(patterns: impl Iterator<Item = &'a str>) -> u64 {
+    let mut bits = 0u64;
+    for p in patterns {
+        let lower = p.to_lowercase();
+        let first = match lower.split_once(':') {
+            Some((_, name)) => name.as_bytes().first().copied(),
+            // `*` (or any pattern without a colon) may match anything.
+            None => None,
+        };
+        match first {
+            Some(b'*' | b'?') | None => return u64::MAX,
+            Some(c) => bits |= crate::context::name_bit(Some(c)),
+        }
+    }
+    bits
 }
 
 pub(crate) struct Inner {
@@ -304,6 +354,7 @@ impl PolicySet {
                     sid: st.sid.as_deref().map(Arc::from),
                     effect: st.effect,
                     not_action: st.action.negated,
+                    first_chars: first_chars(st.action.values.iter().map(|a| a.value.as_str())),
                     actions,
                     resources: st.resource.as_ref().map(|r| {
                         (
@@ -318,10 +369,14 @@ impl PolicySet {
                     conditions: st
                         .conditions
                         .iter()
-                        .map(|c| CompiledCondition {
-                            operator: c.operator,
-                            key: c.key.to_lowercase().into(),
-                            values: c.typed.clone(),
+                        .map(|c| {
+                            let key = c.key.to_lowercase();
+                            CompiledCondition {
+                                operator: c.operator,
+                                key_hash: crate::context::key_hash(&key),
+                                key: key.into(),
+                                values: c.typed.clone(),
+                            }
                         })
                         .collect(),
                 });

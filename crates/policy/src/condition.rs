@@ -226,6 +226,8 @@ pub struct CompiledCondition {
     pub operator: Operator,
     /// Lower-cased: context keys are lower-cased on insertion.
     pub key: Box<str>,
+    /// `context::key_hash` of `key`.
+    pub key_hash: u64,
     pub values: TypedValues,
 }
 
@@ -264,7 +266,7 @@ impl CompiledCondition {
                 ps.iter().any(|p| **p == *folded)
             }
             TypedValues::Patterns(ps) => ps.iter().any(|p| p.matches(&v.text)),
-            TypedValues::Numbers(ps) => v.number.is_some_and(|n| {
+            TypedValues::Numbers(ps) => v.number().is_some_and(|n| {
                 ps.iter().any(|p| match op {
                     B::NumericEquals => n == *p,
                     B::NumericLessThan => n < *p,
@@ -274,7 +276,7 @@ impl CompiledCondition {
                     _ => false,
                 })
             }),
-            TypedValues::Dates(ps) => v.date.is_some_and(|d| {
+            TypedValues::Dates(ps) => v.date().is_some_and(|d| {
                 ps.iter().any(|p| match op {
                     B::DateEquals => d == *p,
                     B::DateLessThan => d < *p,
@@ -284,8 +286,8 @@ impl CompiledCondition {
                     _ => false,
                 })
             }),
-            TypedValues::Bools(ps) => v.boolean.is_some_and(|b| ps.contains(&b)),
-            TypedValues::Networks(ps) => v.ip.is_some_and(|ip| ps.iter().any(|n| n.contains(ip))),
+            TypedValues::Bools(ps) => v.boolean().is_some_and(|b| ps.contains(&b)),
+            TypedValues::Networks(ps) => v.ip().is_some_and(|ip| ps.iter().any(|n| n.contains(ip))),
         }
     }
 }

@@ -238,12 +238,12 @@ impl Policy {
         let root = json::parse(text).map_err(|e| PolicyError {
             diagnostics: vec![Diagnostic {
                 path: "$".into(),
-                location: locate(text, e.offset),
+                location: locate(&json::LineIndex::new(text), e.offset),
                 message: format!("invalid JSON: {}", e.message),
             }],
         })?;
         let mut reader = Reader {
-            text,
+            lines: json::LineIndex::new(text),
             kind,
             diagnostics: Vec::new(),
         };
@@ -258,8 +258,8 @@ impl Policy {
     }
 }
 
-fn locate(text: &str, offset: usize) -> Location {
-    let (line, column) = json::line_col(text, offset);
+fn locate(index: &json::LineIndex<'_>, offset: usize) -> Location {
+    let (line, column) = index.line_col(offset);
     Location { line, column }
 }
 
@@ -272,7 +272,7 @@ pub(crate) const TRUST_ACTIONS: [&str; 3] = [
 ];
 
 struct Reader<'a> {
-    text: &'a str,
+    lines: json::LineIndex<'a>,
     kind: PolicyKind,
     diagnostics: Vec<Diagnostic>,
 }
@@ -281,13 +281,13 @@ impl Reader<'_> {
     fn error(&mut self, path: &str, offset: usize, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic {
             path: path.to_owned(),
-            location: locate(self.text, offset),
+            location: locate(&self.lines, offset),
             message: message.into(),
         });
     }
 
     fn loc(&self, offset: usize) -> Location {
-        locate(self.text, offset)
+        locate(&self.lines, offset)
     }
 
     fn document(&mut self, root: &Node) -> Vec<Statement> {

@@ -353,7 +353,40 @@ impl Parser<'_> {
     }
 }
 
+/// Turns byte offsets into line and column in time proportional to the line's length, not the
+/// document's: a parse locates every value, and rescanning from the top made parsing quadratic.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset where each line starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineIndex { text, starts }
+    }
+
+    /// 1-based line and column (columns count characters, not bytes).
+    pub fn line_col(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |seg| seg.chars().count());
+        (
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(column + 1).unwrap_or(u32::MAX),
+        )
+    }
+}
+
 /// Turns byte offsets into 1-based line and column (columns count characters, not bytes).
+/// The reference [`LineIndex`] is tested against.
+#[cfg(test)]
 pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
     let mut line = 1u32;
@@ -419,6 +452,17 @@ mod tests {
         let deep = "[".repeat(100_000);
         let e = parse(&deep).unwrap_err();
         assert!(e.message.contains("deeper"));
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let text = "{\n  \"é\": [1,\n\n 2]}\n x";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            if text.is_char_boundary(offset.min(text.len())) {
+                assert_eq!(index.line_col(offset), line_col(text, offset), "offset {offset}");
+            }
+        }
     }
 
     #[test]

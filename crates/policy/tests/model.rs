@@ -34,6 +34,9 @@ const ACTIONS: &[&str] = &[
     "rds:ListTags",
     "ecs:Describes",
     "ess:Scale",
+    "ecs",
+    "ecs:describe:instances",
+    "ecs:",
 ];
 const RESOURCE_PATTERNS: &[&str] = &[
     "*",
