@@ -34,6 +34,10 @@ impl PolicyId {
 /// run into the next field, and the service compares case-insensitively while the relative id
 /// stays case-sensitive.
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "patterns sit in contiguous arrays matched in the hot loop; boxing the ARN fields would add a dependent load per pattern"
+)]
 pub(crate) enum ResourcePattern {
     Any,
     Arn {
@@ -128,11 +132,12 @@ impl<'a> Arn<'a> {
                 (Some(scheme), Some(service), Some(region), Some(account), Some(relative))
                     if scheme.eq_ignore_ascii_case("acs") =>
                 {
-                    let service = if service.bytes().any(|b| b.is_ascii_uppercase()) || !service.is_ascii() {
-                        std::borrow::Cow::Owned(service.to_lowercase())
-                    } else {
-                        std::borrow::Cow::Borrowed(service)
-                    };
+                    let service =
+                        if service.bytes().any(|b| b.is_ascii_uppercase()) || !service.is_ascii() {
+                            std::borrow::Cow::Owned(service.to_lowercase())
+                        } else {
+                            std::borrow::Cow::Borrowed(service)
+                        };
                     Some(ArnParts {
                         service,
                         region,
@@ -217,7 +222,11 @@ pub(crate) struct CompiledStatement {
 
 impl CompiledStatement {
     fn matches_action(&self, actions: &[&Action]) -> bool {
-        if !self.not_action && actions.iter().all(|a| self.first_chars & a.first_bit() == 0) {
+        if !self.not_action
+            && actions
+                .iter()
+                .all(|a| self.first_chars & a.first_bit() == 0)
+        {
             return false;
         }
         let hit = actions
@@ -274,7 +283,7 @@ fn first_chars<'a>(patterns: impl Iterator<Item = &'a str>) -> u64 {
 pub(crate) struct Inner {
     pub(crate) policies: Vec<Arc<PolicyId>>,
     pub(crate) statements: Vec<CompiledStatement>,
-    /// Sorted by service; each list holds, in document order, the statements whose actions
+    /// One entry per service; each list holds, in document order, the statements whose actions
     /// name that service plus those that can match any service.
     by_service: Vec<(Box<str>, Box<[u32]>)>,
     /// Statements that can match any service (`*`, `NotAction`, a wildcard in the service).
@@ -416,17 +425,12 @@ impl PolicySet {
 
     /// The statements that can match an action of `service` (lower-case).
     pub(crate) fn candidates(&self, service: &str) -> &[u32] {
-        match self
-            .inner
+        // A principal's policies name a handful of services: a linear scan of short keys beats
+        // a binary search's calls into `memcmp`.
+        self.inner
             .by_service
-            .binary_search_by(|(s, _)| (**s).cmp(service))
-        {
-            Ok(i) => self
-                .inner
-                .by_service
-                .get(i)
-                .map_or(&self.inner.any_service[..], |(_, l)| &l[..]),
-            Err(_) => &self.inner.any_service,
-        }
+            .iter()
+            .find(|(s, _)| crate::wildcard::bytes_eq(s.as_bytes(), service.as_bytes()))
+            .map_or(&self.inner.any_service[..], |(_, l)| &l[..])
     }
 }

@@ -260,12 +260,15 @@ impl CompiledCondition {
 
     fn matches_positive(&self, op: BaseOperator, v: &ContextValue) -> bool {
         match &self.values {
-            TypedValues::Strings(ps) => ps.iter().any(|p| **p == *v.text),
+            TypedValues::Strings(ps) => ps
+                .iter()
+                .any(|p| crate::wildcard::bytes_eq(p.as_bytes(), v.text().as_bytes())),
             TypedValues::FoldedStrings(ps) => {
                 let folded = v.folded();
-                ps.iter().any(|p| **p == *folded)
+                ps.iter()
+                    .any(|p| crate::wildcard::bytes_eq(p.as_bytes(), folded.as_bytes()))
             }
-            TypedValues::Patterns(ps) => ps.iter().any(|p| p.matches(&v.text)),
+            TypedValues::Patterns(ps) => ps.iter().any(|p| p.matches(v.text())),
             TypedValues::Numbers(ps) => v.number().is_some_and(|n| {
                 ps.iter().any(|p| match op {
                     B::NumericEquals => n == *p,

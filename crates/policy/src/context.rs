@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
+use compact_str::CompactString;
 use smallvec::SmallVec;
 
 use crate::value::{parse_bool, parse_date, parse_ip, parse_number};
@@ -71,7 +72,9 @@ impl Action {
 /// every value as every type up front cost as much as a whole decision.
 #[derive(Clone, Debug)]
 pub struct ContextValue {
-    pub text: Box<str>,
+    /// Inline up to 24 bytes (IP addresses, booleans, tag values): comparing it touches no
+    /// other cache line than the value itself.
+    text: CompactString,
     folded: OnceLock<Option<Box<str>>>,
     number: OnceLock<Option<f64>>,
     date: OnceLock<Option<i64>>,
@@ -88,7 +91,7 @@ impl PartialEq for ContextValue {
 impl ContextValue {
     pub fn new(text: &str) -> ContextValue {
         ContextValue {
-            text: text.into(),
+            text: CompactString::new(text),
             folded: OnceLock::new(),
             number: OnceLock::new(),
             date: OnceLock::new(),
@@ -97,12 +100,16 @@ impl ContextValue {
         }
     }
 
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The lower-cased text, for the `IgnoreCase` operators.
     pub fn folded(&self) -> &str {
         self.folded
             .get_or_init(|| {
                 let lower = self.text.to_lowercase();
-                (lower != *self.text).then(|| lower.into())
+                (lower != self.text).then(|| lower.into())
             })
             .as_deref()
             .unwrap_or(&self.text)
@@ -147,7 +154,9 @@ pub struct Context {
     // Parallel arrays, so a lookup scans only the hashes, which sit inline in one cache line;
     // key text and values are touched only on a hit. Few keys per request: no map.
     hashes: SmallVec<[u64; 8]>,
-    keys: Vec<Box<str>>,
+    /// Inline up to 24 bytes, next to the hashes, so confirming a hash hit stays in the
+    /// context's own memory.
+    keys: SmallVec<[CompactString; 8]>,
     values: Vec<ContextValues>,
 }
 
@@ -172,13 +181,16 @@ impl Context {
         let key = key.to_lowercase();
         let hash = key_hash(&key);
         let v = ContextValue::new(value);
-        match self.position(hash, &key).and_then(|i| self.values.get_mut(i)) {
+        match self
+            .position(hash, &key)
+            .and_then(|i| self.values.get_mut(i))
+        {
             Some(values) => values.push(v),
             None => {
                 let mut values = ContextValues::new();
                 values.push(v);
                 self.hashes.push(hash);
-                self.keys.push(key.into());
+                self.keys.push(CompactString::new(&key));
                 self.values.push(values);
             }
         }
@@ -219,6 +231,9 @@ impl Context {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValues)> {
-        self.keys.iter().map(|k| &**k).zip(self.values.iter())
+        self.keys
+            .iter()
+            .map(CompactString::as_str)
+            .zip(self.values.iter())
     }
 }

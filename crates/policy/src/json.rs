@@ -460,7 +460,11 @@ mod tests {
         let index = LineIndex::new(text);
         for offset in 0..=text.len() + 2 {
             if text.is_char_boundary(offset.min(text.len())) {
-                assert_eq!(index.line_col(offset), line_col(text, offset), "offset {offset}");
+                assert_eq!(
+                    index.line_col(offset),
+                    line_col(text, offset),
+                    "offset {offset}"
+                );
             }
         }
     }

@@ -6,6 +6,7 @@
 //! never backtracks: literal segments are found with `memchr::memmem` (linear time), and a
 //! segment containing `?` costs at most `|text| × |segment|`. No input can make it exponential.
 
+use compact_str::CompactString;
 use memchr::memmem::Finder;
 
 /// One unit of a segment: a literal character, or `?`.
@@ -46,15 +47,18 @@ impl Segment {
 enum Shape {
     /// `*` (or `**`…): everything matches.
     Any,
+    // The literals are `CompactString`s: up to 24 bytes (most action prefixes and ARN fields)
+    // sit inline in the pattern, so matching does not chase a pointer per pattern.
     /// No wildcard at all.
-    Exact(Box<str>),
+    Exact(CompactString),
     /// `literal*`: the commonest action pattern (`ecs:Describe*`).
-    Prefix(Box<str>),
+    Prefix(CompactString),
     /// `*literal`.
-    Suffix(Box<str>),
+    Suffix(CompactString),
     /// `*literal*` (`ecs:*Disk*` after the service is matched): a substring test. UTF-8 is
     /// self-synchronising, so a byte search finds exactly the character matches.
-    Contains(Box<str>, Finder<'static>),
+    // Boxed: a `Finder` is some 300 bytes, and every pattern would pay for it inline.
+    Contains(CompactString, Box<Finder<'static>>),
     General {
         /// Segments between stars; empty segments are dropped.
         segments: Box<[Segment]>,
@@ -101,25 +105,25 @@ impl Pattern {
 
     fn shape_of(source: &str) -> Shape {
         if !source.contains(['*', '?']) {
-            return Shape::Exact(source.into());
+            return Shape::Exact(CompactString::new(source));
         }
         if source.chars().all(|c| c == '*') {
             return Shape::Any;
         }
         if let Some(prefix) = source.strip_suffix('*') {
             if !prefix.contains(['*', '?']) {
-                return Shape::Prefix(prefix.into());
+                return Shape::Prefix(CompactString::new(prefix));
             }
         }
         if let Some(suffix) = source.strip_prefix('*') {
             if !suffix.contains(['*', '?']) {
-                return Shape::Suffix(suffix.into());
+                return Shape::Suffix(CompactString::new(suffix));
             }
             if let Some(middle) = suffix.strip_suffix('*') {
                 if !middle.is_empty() && !middle.contains(['*', '?']) {
                     return Shape::Contains(
-                        middle.into(),
-                        Finder::new(middle.as_bytes()).into_owned(),
+                        CompactString::new(middle),
+                        Box::new(Finder::new(middle.as_bytes()).into_owned()),
                     );
                 }
             }
@@ -226,9 +230,8 @@ fn contains(hay: &[u8], needle: &[u8], finder: &Finder<'_>) -> bool {
     let Some(last_start) = hay.len().checked_sub(needle.len()) else {
         return false;
     };
-    (0..=last_start).any(|i| {
-        hay.get(i) == Some(&first) && hay.get(i + 1..i + needle.len()) == Some(rest)
-    })
+    (0..=last_start)
+        .any(|i| hay.get(i) == Some(&first) && hay.get(i + 1..i + needle.len()) == Some(rest))
 }
 
 /// The text in character units: bytes when it is ASCII (the common case), else chars.

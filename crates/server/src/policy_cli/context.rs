@@ -104,7 +104,7 @@ mod tests {
     fn current_time_is_defaulted_unless_given_and_secure_transport_never() {
         let ctx = build([("acs:SourceIp", "10.0.0.1")], "2030-01-01T00:00:00Z");
         let time = ctx.get("acs:currenttime").unwrap();
-        assert_eq!(&*time[0].text, "2030-01-01T00:00:00Z");
+        assert_eq!(time[0].text(), "2030-01-01T00:00:00Z");
         assert!(ctx.get("acs:SecureTransport").is_none());
 
         let ctx = build(
@@ -113,7 +113,7 @@ mod tests {
         );
         let time = ctx.get(CURRENT_TIME).unwrap();
         assert_eq!(time.len(), 1);
-        assert_eq!(&*time[0].text, "2001-01-01T00:00:00Z");
+        assert_eq!(time[0].text(), "2001-01-01T00:00:00Z");
     }
 
     #[test]
@@ -123,7 +123,7 @@ mod tests {
             .get("acs:TagKeys")
             .unwrap()
             .iter()
-            .map(|v| &*v.text)
+            .map(|v| v.text())
             .collect();
         assert_eq!(values, ["a", "b"]);
     }
