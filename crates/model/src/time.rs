@@ -86,11 +86,19 @@ impl Timestamp {
         u64::try_from(diff).ok().map(Duration::from_millis)
     }
 
-    /// Reads `YYYY-MM-DDThh:mm:ssZ` (UTC, exactly that form; Alibaba writes nothing else).
+    /// Reads `YYYY-MM-DDThh:mm:ssZ` (UTC). Fractional seconds (`…:00.123Z`), which some
+    /// non-Python SDKs send in request timestamps, are accepted and truncated; no other form is.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let bad = || TimestampError::Format(truncated(text));
         let b = text.as_bytes();
-        if b.len() != 20 || b.get(19) != Some(&b'Z') {
+        let tail_ok = match b.get(19..) {
+            Some([b'Z']) => true,
+            Some([b'.', digits @ .., b'Z']) => {
+                !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+        if !tail_ok {
             return Err(bad());
         }
         let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
@@ -308,7 +316,8 @@ mod tests {
             "",
             "2024-01-01",
             "2024-01-01T12:00:00",
-            "2024-01-01T12:00:00.000Z",
+            "2024-01-01T12:00:00.Z",
+            "2024-01-01T12:00:00.1",
             "2024-01-01T12:00:00+08:00",
             "2024-01-01 12:00:00Z",
             "2024-01-01T12:00:00z",
@@ -331,6 +340,13 @@ mod tests {
                 "{bad:?} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn fractional_seconds_are_truncated() {
+        let whole = Timestamp::parse("2024-01-01T12:00:00Z").unwrap();
+        assert_eq!(Timestamp::parse("2024-01-01T12:00:00.999Z").unwrap(), whole);
+        assert_eq!(Timestamp::parse("2024-01-01T12:00:00.0Z").unwrap(), whole);
     }
 
     #[test]

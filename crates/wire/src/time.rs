@@ -1,5 +1,8 @@
-//! UTC timestamps in the `YYYY-MM-DDThh:mm:ssZ` form the protocol uses, without a date crate
-//! and without reading the clock: callers pass `now` as Unix seconds.
+//! Request timestamps: the `YYYY-MM-DDThh:mm:ssZ` form the protocol uses, read and written by
+//! `rampart_model::Timestamp` (one calendar implementation for the whole server), and the
+//! clock-skew check. Callers pass `now` as Unix seconds: this crate reads no clock.
+
+use rampart_model::Timestamp;
 
 use crate::error::RequestError;
 
@@ -7,57 +10,18 @@ use crate::error::RequestError;
 /// SDKs send and which are truncated) into Unix seconds. Anything else, including a numeric
 /// offset instead of `Z`, is `InvalidTimeStamp.Format`.
 pub fn parse_timestamp(text: &str) -> Result<i64, RequestError> {
-    let bad = || RequestError::TimestampFormat(text.to_owned());
-    let b = text.as_bytes();
-    let main = b.get(..19).ok_or_else(bad)?;
-    let tail = b.get(19..).ok_or_else(bad)?;
-    let tail_ok = match tail {
-        [b'Z'] => true,
-        [b'.', digits @ .., b'Z'] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    if !tail_ok {
-        return Err(bad());
-    }
-    let field = |range: std::ops::Range<usize>| -> Result<i64, RequestError> {
-        let digits = main.get(range).ok_or_else(bad)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(bad());
-        }
-        Ok(digits
-            .iter()
-            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if separators.iter().any(|&(i, c)| main.get(i) != Some(&c)) {
-        return Err(bad());
-    }
-    let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
-    let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err(bad());
-    }
-    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    Timestamp::parse(text)
+        .map(Timestamp::unix_secs)
+        .map_err(|_| RequestError::TimestampFormat(text.to_owned()))
 }
 
 /// Formats Unix seconds as `YYYY-MM-DDThh:mm:ssZ`, the only form the credentials library
-/// accepts for STS `Expiration`.
+/// accepts for STS `Expiration`. Times outside 1970–9999 are clamped to that range.
 pub fn format_timestamp(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let max = Timestamp::parse("9999-12-31T23:59:59Z").map_or(i64::MAX, Timestamp::unix_secs);
+    Timestamp::from_unix_secs(unix_secs.clamp(0, max))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 /// Checks a request timestamp against `now`: at most `max_skew_secs` off in either direction
@@ -68,43 +32,6 @@ pub fn check_timestamp(text: &str, now_unix: i64, max_skew_secs: i64) -> Result<
         return Err(RequestError::TimestampExpired);
     }
     Ok(at)
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's civil calendar algorithms (public domain), proleptic Gregorian.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -156,7 +83,9 @@ mod tests {
     fn formatting_round_trips() {
         assert_eq!(format_timestamp(PINNED), "2024-01-01T12:00:00Z");
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59Z");
+        // Outside the range Timestamp represents, formatting clamps.
+        assert_eq!(format_timestamp(-1), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(i64::MAX), "9999-12-31T23:59:59Z");
         for t in [
             0,
             PINNED,

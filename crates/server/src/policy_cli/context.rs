@@ -1,6 +1,6 @@
 //! Request context from the command line and test files, and the one place that reads the clock.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use rampart_model::{Clock, SystemClock};
 
 use rampart_policy::Context;
 
@@ -33,53 +33,13 @@ pub fn build<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, now: &str)
 
 /// The current UTC time as `YYYY-MM-DDThh:mm:ssZ`, the format RAM sends `acs:CurrentTime` in.
 pub fn now_utc() -> String {
-    // A clock before 1970 is broken beyond what a policy check can fix; 1970 is as good as any.
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format_utc(secs)
-}
-
-fn format_utc(epoch_secs: u64) -> String {
-    let days = i64::try_from(epoch_secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = epoch_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`),
-/// so the binary needs no date library for one timestamp.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    SystemClock.now().to_string()
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_utc_timestamps() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_utc(1_709_251_199), "2024-02-29T23:59:59Z");
-        assert_eq!(format_utc(4_102_444_800), "2100-01-01T00:00:00Z");
-    }
 
     #[test]
     fn now_is_well_formed() {
