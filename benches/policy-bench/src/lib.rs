@@ -37,7 +37,8 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use rampart_policy::{
-    authorize, Action, Context, Layers, Outcome, Policy, PolicyId, PolicyKind, PolicySet, Request,
+    authorize, ActionTable, Context, Layers, Outcome, Policy, PolicyId, PolicyKind, PolicySet,
+    Request,
 };
 
 /// The principal's own account.
@@ -1063,8 +1064,9 @@ pub fn request_mix(pool_len: usize) -> Vec<u32> {
 // ---------------------------------------------------------------------------------------------
 // Engines
 
-/// Compiles documents as Rampart identity policies attached to one principal.
-pub fn rampart_set(docs: &[Doc]) -> Result<PolicySet, String> {
+/// Compiles documents as Rampart identity policies attached to one principal, against the
+/// fixtures' action table (as a server compiles against its endpoints' actions).
+pub fn rampart_set(docs: &[Doc], table: &ActionTable) -> Result<PolicySet, String> {
     let parsed: Vec<(PolicyId, Policy)> = docs
         .iter()
         .map(|d| {
@@ -1074,22 +1076,26 @@ pub fn rampart_set(docs: &[Doc]) -> Result<PolicySet, String> {
             Ok((PolicyId::new(d.name, "Custom", "v1"), p))
         })
         .collect::<Result<_, String>>()?;
-    Ok(PolicySet::new(parsed.iter().map(|(id, p)| (id.clone(), p))))
+    Ok(PolicySet::with_actions(
+        parsed.iter().map(|(id, p)| (id.clone(), p)),
+        table,
+    ))
 }
 
 /// Rampart's side: the compiled set and, per pool entry, what [`Request::new`] borrows.
 pub struct RampartFixture {
     pub set: PolicySet,
-    /// One [`Action`] per API action, built once as a server builds one per endpoint.
-    pub actions: Vec<Action>,
+    /// One [`Action`] per API action, built once as a server builds one per endpoint, in an
+    /// [`ActionTable`] the set was compiled against.
+    pub actions: ActionTable,
     /// Per pool entry: (index into `actions`, resource ARN, context).
     pub entries: Vec<(usize, &'static str, Context)>,
 }
 
 impl RampartFixture {
     pub fn new(docs: &[Doc], pool: &[RequestSpec]) -> Result<Self, String> {
-        let set = rampart_set(docs)?;
-        let actions = ACTIONS.iter().map(|a| Action::new(a)).collect();
+        let actions = ActionTable::new(ACTIONS.iter().copied());
+        let set = rampart_set(docs, &actions)?;
         let entries = pool
             .iter()
             .map(|r| {
@@ -1121,7 +1127,7 @@ impl RampartFixture {
         self.entries
             .iter()
             .filter_map(|(a, arn, ctx)| {
-                let action = self.actions.get(*a)?;
+                let action = self.actions.actions().get(*a)?;
                 Some(Request::new(action, std::slice::from_ref(arn), ctx))
             })
             .collect()

@@ -221,7 +221,7 @@ pub(crate) struct CompiledStatement {
 }
 
 impl CompiledStatement {
-    fn matches_action(&self, actions: &[&Action]) -> bool {
+    pub(crate) fn matches_action(&self, actions: &[&Action]) -> bool {
         if !self.not_action
             && actions
                 .iter()
@@ -249,8 +249,17 @@ impl CompiledStatement {
         context: &Context,
         caller: Option<&Caller>,
     ) -> bool {
-        self.matches_action(actions)
-            && self.matches_resource(resource)
+        self.matches_action(actions) && self.matches_rest(resource, context, caller)
+    }
+
+    /// Everything but the action test.
+    pub(crate) fn matches_rest(
+        &self,
+        resource: &Arn<'_>,
+        context: &Context,
+        caller: Option<&Caller>,
+    ) -> bool {
+        self.matches_resource(resource)
             && match &self.principal {
                 None => true,
                 Some(p) => caller.is_some_and(|c| p.matches(c)),
@@ -280,6 +289,41 @@ fn first_chars<'a>(patterns: impl Iterator<Item = &'a str>) -> u64 {
     bits
 }
 
+/// The actions a server knows (its API's endpoints), each an [`Action`] with a slot in the
+/// table. A [`PolicySet`] compiled with [`PolicySet::with_actions`] against the same table has
+/// each action's matching statements worked out in advance, so a decision for one of them tests
+/// only resources and conditions. Actions built with [`Action::new`], or from another table,
+/// take the ordinary path and decide identically.
+#[derive(Debug)]
+pub struct ActionTable {
+    id: u64,
+    actions: Vec<Action>,
+}
+
+static NEXT_TABLE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl ActionTable {
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> ActionTable {
+        let id = NEXT_TABLE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let actions = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| Action::new(n).with_slot(id, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        ActionTable { id, actions }
+    }
+
+    /// The table's action of that name (case-insensitive), to build requests with.
+    pub fn get(&self, name: &str) -> Option<&Action> {
+        let lower = name.to_lowercase();
+        self.actions.iter().find(|a| a.lower() == lower)
+    }
+
+    pub fn actions(&self) -> &[Action] {
+        &self.actions
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) policies: Vec<Arc<PolicyId>>,
     pub(crate) statements: Vec<CompiledStatement>,
@@ -288,7 +332,13 @@ pub(crate) struct Inner {
     by_service: Vec<(Box<str>, Box<[u32]>)>,
     /// Statements that can match any service (`*`, `NotAction`, a wildcard in the service).
     any_service: Box<[u32]>,
+    /// With an [`ActionTable`]: its id, and per table action the statements whose action test
+    /// it passes, in document order.
+    by_action: Option<PrematchedActions>,
 }
+
+/// An [`ActionTable`]'s id, and per table action the statements it passes the action test of.
+type PrematchedActions = (u64, Box<[Box<[u32]>]>);
 
 /// A principal's policies of one layer, compiled once and shared: cloning is a reference-count
 /// increment, and the set is `Send + Sync`, so a server caches it per principal.
@@ -319,6 +369,36 @@ impl PolicySet {
 
     /// Compiles policies into one set. Statement order is kept, so explanations list matches
     /// in the order the author wrote them.
+    /// Like [`PolicySet::new`], and works out in advance which statements each action of
+    /// `table` passes the action test of.
+    pub fn with_actions<'a>(
+        policies: impl IntoIterator<Item = (PolicyId, &'a Policy)>,
+        table: &ActionTable,
+    ) -> PolicySet {
+        let mut set = PolicySet::new(policies);
+        let inner = &set.inner;
+        let lists: Box<[Box<[u32]>]> = table
+            .actions
+            .iter()
+            .map(|a| {
+                set.candidates(a.service())
+                    .iter()
+                    .copied()
+                    .filter(|&si| {
+                        inner
+                            .statements
+                            .get(si as usize)
+                            .is_some_and(|st| st.matches_action(&[a]))
+                    })
+                    .collect()
+            })
+            .collect();
+        if let Some(inner) = Arc::get_mut(&mut set.inner) {
+            inner.by_action = Some((table.id, lists));
+        }
+        set
+    }
+
     pub fn new<'a>(policies: impl IntoIterator<Item = (PolicyId, &'a Policy)>) -> PolicySet {
         let mut ids = Vec::new();
         let mut statements = Vec::new();
@@ -407,6 +487,7 @@ impl PolicySet {
                 statements,
                 by_service,
                 any_service: any_service.into_boxed_slice(),
+                by_action: None,
             }),
         }
     }
@@ -421,6 +502,15 @@ impl PolicySet {
 
     pub fn statement_count(&self) -> usize {
         self.inner.statements.len()
+    }
+
+    /// For an action of this set's [`ActionTable`], the statements whose action test it passes.
+    pub(crate) fn prematched(&self, action: &Action) -> Option<&[u32]> {
+        let (table, index) = action.slot()?;
+        match &self.inner.by_action {
+            Some((id, lists)) if *id == table => lists.get(index as usize).map(|l| &l[..]),
+            _ => None,
+        }
     }
 
     /// The statements that can match an action of `service` (lower-case).

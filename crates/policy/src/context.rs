@@ -20,6 +20,8 @@ pub struct Action {
     original: Box<str>,
     lower: Box<str>,
     service_len: usize,
+    /// Its place in an [`crate::ActionTable`]: (table id, index).
+    slot: Option<(u64, u32)>,
     /// `name_bit` of the action's first character after the colon.
     first_bit: u64,
 }
@@ -45,6 +47,7 @@ impl Action {
             original: action.into(),
             lower,
             service_len,
+            slot: None,
             first_bit,
         }
     }
@@ -55,6 +58,15 @@ impl Action {
 
     pub fn lower(&self) -> &str {
         &self.lower
+    }
+
+    pub(crate) fn with_slot(mut self, table: u64, index: u32) -> Action {
+        self.slot = Some((table, index));
+        self
+    }
+
+    pub(crate) fn slot(&self) -> Option<(u64, u32)> {
+        self.slot
     }
 
     pub(crate) fn first_bit(&self) -> u64 {

@@ -301,11 +301,26 @@ fn evaluate_set(
     let inner = &*set.inner;
     let mut allowed = false;
     let mut denied = false;
-    for &si in set.candidates(request.action.service()) {
+    // An action of the set's action table comes with its action test already done; an alias
+    // widens the test, so it takes the ordinary path.
+    let prematched = match request.alias {
+        None => set.prematched(request.action),
+        Some(_) => None,
+    };
+    let (list, action_tested) = match prematched {
+        Some(list) => (list, true),
+        None => (set.candidates(request.action.service()), false),
+    };
+    for &si in list {
         let Some(st) = inner.statements.get(si as usize) else {
             continue;
         };
-        if !st.matches(&actions, resource, request.context, request.caller) {
+        let hit = if action_tested {
+            st.matches_rest(resource, request.context, request.caller)
+        } else {
+            st.matches(&actions, resource, request.context, request.caller)
+        };
+        if !hit {
             continue;
         }
         match st.effect {

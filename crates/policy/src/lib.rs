@@ -16,7 +16,8 @@
 //!   `line:column`. [`PolicyKind::check_size`] applies RAM's length limits.
 //! - [`PolicySet::new`] compiles a principal's policies of one layer: patterns pre-built,
 //!   condition values pre-read, statements indexed by service. Sets are immutable,
-//!   `Send + Sync` and cheap to clone.
+//!   `Send + Sync` and cheap to clone. [`PolicySet::with_actions`] also works out, for each
+//!   action of a server's [`ActionTable`], which statements pass its action test.
 //! - [`authorize`] decides a [`Request`] against [`Layers`] (control policies, session policy,
 //!   identity policies, resource-based policy) and returns a [`Decision`]: the [`Outcome`], the
 //!   deciding [`Layer`], and every matching statement. [`authorize_assume_role`] decides role
@@ -56,7 +57,7 @@ mod principal;
 pub mod value;
 mod wildcard;
 
-pub use compile::{PolicyId, PolicySet};
+pub use compile::{ActionTable, PolicyId, PolicySet};
 pub use context::{Action, Context, ContextValue, ContextValues};
 pub use document::{
     Condition, Diagnostic, Effect, Located, Location, PatternList, Policy, PolicyError, PolicyKind,

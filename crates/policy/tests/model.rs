@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use rampart_policy::{
-    authorize, Action, Combine, Context, Identity, Layers, Outcome, Policy, PolicyId, PolicyKind,
-    PolicySet, Request,
+    authorize, Action, ActionTable, Combine, Context, Identity, Layers, Outcome, Policy, PolicyId,
+    PolicyKind, PolicySet, Request,
 };
 use std::net::IpAddr;
 
@@ -374,6 +374,32 @@ fn compile(policies: &[Vec<St>]) -> PolicySet {
     )
 }
 
+fn compile_with_table(policies: &[Vec<St>], table: &ActionTable) -> PolicySet {
+    let parsed: Vec<Policy> = policies
+        .iter()
+        .map(|p| Policy::parse(&to_json(p), PolicyKind::Identity).unwrap())
+        .collect();
+    PolicySet::with_actions(
+        parsed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (PolicyId::new(&format!("p{i}"), "Custom", "v1"), p)),
+        table,
+    )
+}
+
+/// The decision through the set's action table (the action test worked out at compile time).
+fn engine_table(set: &PolicySet, table: &ActionTable, r: &Req) -> Outcome {
+    let action = table.get(r.action).unwrap();
+    let resources = [r.resource];
+    let ctx = context(r);
+    authorize(
+        &Request::new(action, &resources, &ctx),
+        &Layers::identity(set),
+    )
+    .outcome
+}
+
 fn engine(set: &PolicySet, r: &Req) -> Outcome {
     let action = Action::new(r.action);
     let resources = [r.resource];
@@ -394,8 +420,13 @@ proptest! {
         requests in prop::collection::vec(request(), 1..8),
     ) {
         let set = compile(&policies);
+        let table = ActionTable::new(ACTIONS.iter().copied());
+        let tabled = compile_with_table(&policies, &table);
         let all: Vec<St> = policies.concat();
         for r in &requests {
+            prop_assert_eq!(engine_table(&tabled, &table, r), engine(&set, r));
+            // An action from another table (or none) takes the ordinary path on the same set.
+            prop_assert_eq!(engine(&tabled, r), engine(&set, r));
             prop_assert_eq!(engine(&set, r), model_decide(&all, r),
                 "action {} resource {} policies {:?}", r.action, r.resource, policies.iter().map(|p| to_json(p)).collect::<Vec<_>>());
         }
