@@ -10,6 +10,8 @@
 //! - `decide_10x5/*`: one decision per iteration, walking the 1M mix in order (the walk goes on
 //!   across samples and wraps around), for Rampart (`authorize`) and Cedar
 //!   (`Authorizer::is_authorized`, with the action-group and the `like` encodings).
+//! - `*/rampart_untabled`: Rampart on the same requests with actions built by `Action::new`,
+//!   outside the action table the set was compiled against (every action test runs).
 //! - `decide_10x5_hot64/*`: the same, over the draws of the mix that fall on the first 64
 //!   distinct requests, whose data stays in cache (as a request being served is).
 //! - `decide_10x5_full_mix/rampart`: one pass over all 1,000,000 requests per iteration.
@@ -109,6 +111,13 @@ fn decide_group(c: &mut Criterion, group: &str, case: &Case, mix: &[u32], cedar_
     let mut cursor = 0;
     g.bench_function("rampart", |b| {
         walk(b, mix, &mut cursor, |i| authorize(&requests[i], &layers))
+    });
+    // The same decisions without the action table's precomputed action tests.
+    let plain = rampart_policy_bench::RampartFixture::plain_actions();
+    let untabled = case.rampart.requests_untabled(&plain);
+    let mut cursor = 0;
+    g.bench_function("rampart_untabled", |b| {
+        walk(b, mix, &mut cursor, |i| authorize(&untabled[i], &layers))
     });
     g.measurement_time(cedar_time);
     for (name, f) in [
@@ -218,10 +227,10 @@ fn summary(dir: &Path, since: SystemTime) {
     );
     for group in ["decide_10x5", "decide_10x5_hot64", "decide_1stmt"] {
         let r = get(group, "rampart");
-        for bench in ["rampart", "cedar_groups", "cedar_like"] {
+        for bench in ["rampart", "rampart_untabled", "cedar_groups", "cedar_like"] {
             let v = get(group, bench);
             let ratio = match (r, v) {
-                (Some(r), Some(v)) if bench != "rampart" => format!("{:.1}", v / r),
+                (Some(r), Some(v)) if bench.starts_with("cedar") => format!("{:.1}", v / r),
                 _ => String::new(),
             };
             println!(

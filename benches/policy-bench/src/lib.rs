@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use rampart_policy::{
-    authorize, ActionTable, Context, Layers, Outcome, Policy, PolicyId, PolicyKind, PolicySet,
-    Request,
+    authorize, Action, ActionTable, Context, Layers, Outcome, Policy, PolicyId, PolicyKind,
+    PolicySet, Request,
 };
 
 /// The principal's own account.
@@ -1131,6 +1131,23 @@ impl RampartFixture {
                 Some(Request::new(action, std::slice::from_ref(arn), ctx))
             })
             .collect()
+    }
+
+    /// The same requests with actions built by [`Action::new`], outside the set's action
+    /// table: the engine then runs every candidate statement's action test itself.
+    pub fn requests_untabled<'a>(&'a self, plain: &'a [Action]) -> Vec<Request<'a>> {
+        self.entries
+            .iter()
+            .filter_map(|(a, arn, ctx)| {
+                let action = plain.get(*a)?;
+                Some(Request::new(action, std::slice::from_ref(arn), ctx))
+            })
+            .collect()
+    }
+
+    /// One [`Action::new`] per API action, in the order of the table.
+    pub fn plain_actions() -> Vec<Action> {
+        ACTIONS.iter().map(|a| Action::new(a)).collect()
     }
 
     pub fn layers(&self) -> Layers<'_> {
