@@ -17,8 +17,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rampart_policy::{
-    authorize, authorize_assume_role, lint, Action, AssumeFlow, Caller, Combine, Context, Identity,
-    Layers, Outcome, Policy, PolicyId, PolicyKind, PolicySet, Request,
+    authorize, authorize_assume_role, lint, Action, ActionTable, AssumeFlow, Caller, Combine,
+    Context, Identity, Layers, Outcome, Policy, PolicyId, PolicyKind, PolicySet, Request,
 };
 
 const ACCT: &str = "1234567890123456";
@@ -268,7 +268,25 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
 
-    for (action, resources) in requests(&policy, &extra, shape) {
+    let requests = requests(&policy, &extra, shape);
+    // The same set compiled against an action table of the requests' actions must decide
+    // exactly as the ordinary path (differential check of the precomputed action tests).
+    let table = ActionTable::new(requests.iter().map(|(a, _)| a.as_str()));
+    let tabled =
+        PolicySet::with_actions([(PolicyId::new("fuzz", "Custom", "v1"), &policy)], &table);
+    for (action, resources) in requests {
+        if let Some(from_table) = table.get(&action) {
+            let refs: Vec<&str> = resources.iter().map(String::as_str).collect();
+            for ctx in &ctxs {
+                let plain = Action::new(&action);
+                let a = authorize(&Request::new(&plain, &refs, ctx), &Layers::identity(&set));
+                let b = authorize(
+                    &Request::new(from_table, &refs, ctx),
+                    &Layers::identity(&tabled),
+                );
+                assert_eq!(a, b, "action table changed the decision for {action}");
+            }
+        }
         let action = Action::new(&action);
         let alias = Action::new("sts:AssumeRoleWithOIDC");
         let refs: Vec<&str> = resources.iter().map(String::as_str).collect();

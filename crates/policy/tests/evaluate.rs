@@ -1160,3 +1160,56 @@ fn services_and_root_callers_assume_roles_by_their_own_rules() {
     let text = d.explain_parts("sts:AssumeRole", &[role.as_str()]);
     assert!(text.starts_with(&format!("sts:AssumeRole on {role} is implicitly denied: no statement of the role's trust policy allows it")), "{text}");
 }
+
+#[test]
+fn action_tables_decide_as_the_ordinary_path() {
+    use rampart_policy::ActionTable;
+    let docs = [
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["ecs:Describe*","ram:Get*"],"Resource":"*"},
+            {"Effect":"Deny","Action":"*:Get*","Resource":"acs:ram:*:*:user/root-*"},
+            {"Effect":"Allow","NotAction":"ecs:*","Resource":"acs:oss:*:*:*"}]}"#,
+    ];
+    let parsed: Vec<Policy> = docs
+        .iter()
+        .map(|d| Policy::parse(d, PolicyKind::Identity).unwrap())
+        .collect();
+    let table = ActionTable::new([
+        "ecs:DescribeInstances",
+        "ram:GetUser",
+        "oss:GetObject",
+        "ecs:RunInstances",
+    ]);
+    let tabled = PolicySet::with_actions(
+        parsed
+            .iter()
+            .map(|p| (PolicyId::new("p", "Custom", "v1"), p)),
+        &table,
+    );
+    let plain = PolicySet::new(
+        parsed
+            .iter()
+            .map(|p| (PolicyId::new("p", "Custom", "v1"), p)),
+    );
+    let ctx = Context::new();
+    for resource in [
+        "acs:ram::1:user/root-x",
+        "acs:ram::1:user/bob",
+        "acs:oss::1:b/k",
+        "acs:ecs:cn:1:instance/i",
+    ] {
+        for a in table.actions() {
+            let r = [resource];
+            let via_table = authorize(&Request::new(a, &r, &ctx), &Layers::identity(&tabled));
+            let fresh = Action::new(a.as_str());
+            let ordinary = authorize(&Request::new(&fresh, &r, &ctx), &Layers::identity(&plain));
+            assert_eq!(via_table, ordinary, "{} on {resource}", a.as_str());
+            // A table action against a set compiled without (or with another) table.
+            assert_eq!(
+                authorize(&Request::new(a, &r, &ctx), &Layers::identity(&plain)),
+                ordinary
+            );
+        }
+    }
+    assert!(table.get("RAM:getuser").is_some());
+    assert!(table.get("ram:DeleteUser").is_none());
+}
