@@ -41,6 +41,22 @@ pub fn percent_encode_with(input: &str, space: SpaceEncoding) -> String {
 ///
 /// A `%` not followed by two hex digits is rejected rather than kept literally: no SDK sends
 /// one, and guessing would let two different byte strings canonicalise alike.
+/// Sorts encoded `name=value` pairs by name (then value) in byte order and joins them with
+/// `&`: the canonical query of both signature versions.
+pub fn sorted_query<N: AsRef<str> + Ord, V: AsRef<str> + Ord>(mut pairs: Vec<(N, V)>) -> String {
+    pairs.sort();
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name.as_ref());
+        out.push('=');
+        out.push_str(value.as_ref());
+    }
+    out
+}
+
 pub fn form_decode(input: &str) -> Result<String, RequestError> {
     if !input.bytes().any(|b| b == b'+' || b == b'%') {
         return Ok(input.to_owned());

@@ -5,7 +5,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use zeroize::Zeroizing;
 
-use crate::encode::{percent_encode, percent_encode_with, SpaceEncoding};
+use crate::encode::{percent_encode, percent_encode_with, sorted_query, SpaceEncoding};
 use crate::secret::Secret;
 
 /// The only `SignatureMethod` accepted.
@@ -19,7 +19,7 @@ pub fn canonicalized_query<'a>(
     params: impl IntoIterator<Item = (&'a str, &'a str)>,
     space: SpaceEncoding,
 ) -> String {
-    let mut pairs: Vec<(String, String)> = params
+    let pairs: Vec<(String, String)> = params
         .into_iter()
         .filter(|(name, _)| *name != "Signature")
         .map(|(name, value)| {
@@ -29,17 +29,7 @@ pub fn canonicalized_query<'a>(
             )
         })
         .collect();
-    pairs.sort();
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(value);
-    }
-    out
+    sorted_query(pairs)
 }
 
 /// `METHOD&%2F&enc(canonicalized_query)`.

@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::encode::percent_encode;
+use crate::encode::{percent_encode, sorted_query};
 use crate::error::RequestError;
 use crate::request::RawRequest;
 use crate::secret::Secret;
@@ -94,21 +94,11 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, RequestError> {
 /// names as sent (the Python SDK does not encode them; RAM names are plain ASCII anyway).
 /// Form-body parameters are not part of it: the body is covered by its hash.
 pub fn canonical_query(query: &[(String, String)]) -> String {
-    let mut pairs: Vec<(&str, String)> = query
+    let pairs: Vec<(&str, String)> = query
         .iter()
         .map(|(name, value)| (name.as_str(), percent_encode(value)))
         .collect();
-    pairs.sort();
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(value);
-    }
-    out
+    sorted_query(pairs)
 }
 
 /// *CanonicalHeaders*: `name:value\n` for each signed header; values trimmed, and repeated
