@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod policy_cli;
+mod serve;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -30,6 +31,17 @@ enum Command {
     /// Validate, lint, evaluate and unit-test RAM policy documents
     #[command(subcommand)]
     Policy(policy_cli::PolicyCommand),
+    /// Serve every product's API on one listener
+    Serve(serve::ServeArgs),
+    /// Manage accounts offline (also while a server runs on the same store)
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account and print its root AccessKey as JSON
+    Create(serve::AccountCreateArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +52,16 @@ fn main() -> ExitCode {
     let mut err = stderr.lock();
     let result = match cli.command {
         Command::Policy(command) => policy_cli::run(command, &mut out, &mut err),
+        Command::Serve(args) => match serve::serve(&args) {
+            Ok(()) => Ok(Status::Success),
+            Err(e) => Err(CliError::Server(e.to_string())),
+        },
+        Command::Account(AccountCommand::Create(args)) => {
+            match serve::account_create(&args, &mut out) {
+                Ok(()) => Ok(Status::Success),
+                Err(e) => Err(CliError::Server(e.to_string())),
+            }
+        }
     };
     let result = result.and_then(|status| {
         out.flush().map_err(CliError::Output)?;

@@ -55,6 +55,9 @@ pub enum CliError {
     Scenario(#[from] ScenarioError),
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
+    /// `serve` and the account commands.
+    #[error("{0}")]
+    Server(String),
 }
 
 impl From<io::Error> for CliError {

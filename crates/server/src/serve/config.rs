@@ -1,0 +1,150 @@
+//! Server settings: flags, then `RAMPART_*` environment variables (clap reads both), then
+//! the TOML file named by `--config`, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Where the store is: shared by `serve` and the offline commands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded database, master key and bootstrap credentials
+    /// [default: ./rampart-data]
+    #[arg(long, env = "RAMPART_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` selects PostgreSQL instead of the embedded SQLite database
+    #[arg(long, env = "RAMPART_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The master key sealing secrets at rest [default: DATA_DIR/master.key]
+    #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// PostgreSQL schema holding Rampart's tables (default: the search path)
+    #[arg(long, env = "RAMPART_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+    /// TOML file with any of these settings
+    #[arg(long, env = "RAMPART_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `rampart serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:9720]
+    #[arg(long, env = "RAMPART_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain: serve HTTPS
+    #[arg(long, env = "RAMPART_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, env = "RAMPART_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Pooled database connections
+    #[arg(long, env = "RAMPART_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The TOML file: the same settings under their flag names with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_schema: Option<String>,
+    database_max_connections: Option<u32>,
+    master_key_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("tls_cert and tls_key must be given together")]
+    TlsPair,
+}
+
+/// Settings with every default applied.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub database_schema: Option<String>,
+    pub database_max_connections: u32,
+    pub master_key_file: PathBuf,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+fn read_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    })
+}
+
+impl Settings {
+    pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
+        let file = read_file(args.store.config.as_deref())?;
+        let data_dir = args
+            .store
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./rampart-data"));
+        let master_key_file = args
+            .store
+            .master_key_file
+            .clone()
+            .or(file.master_key_file)
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsPair),
+        };
+        Ok(Settings {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9720))),
+            data_dir,
+            database_url: args.store.database_url.clone().or(file.database_url),
+            database_schema: args.store.database_schema.clone().or(file.database_schema),
+            database_max_connections: args
+                .database_max_connections
+                .or(file.database_max_connections)
+                .unwrap_or(16),
+            master_key_file,
+            tls,
+        })
+    }
+
+    /// For offline commands, which take only the store settings.
+    pub fn resolve_store(args: &StoreArgs) -> Result<Settings, ConfigError> {
+        Self::resolve(&ServeArgs {
+            store: args.clone(),
+            ..ServeArgs::default()
+        })
+    }
+}

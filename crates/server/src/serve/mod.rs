@@ -1,0 +1,134 @@
+//! `rampart serve` and `rampart account create`.
+
+mod bootstrap;
+mod config;
+mod http;
+
+use std::sync::Arc;
+
+use clap::Args;
+use rampart_api::{Api, ApiOptions};
+use rampart_model::{Clock, SystemClock};
+use rampart_store::Store;
+use tokio::net::TcpListener;
+
+pub use config::{ServeArgs, StoreArgs};
+
+use bootstrap::{bootstrap, create_account, master_key, open_store, Credentials};
+use config::Settings;
+
+/// `rampart account create`.
+#[derive(Debug, Args)]
+pub struct AccountCreateArgs {
+    /// Unique name of the new account
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    #[error(transparent)]
+    Tls(#[from] http::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
+    let settings = Settings::resolve(args)?;
+    runtime()?.block_on(async move {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let master = master_key(&settings.master_key_file, true)?;
+        let store = open_store(&settings).await?;
+        if let Some(account) =
+            bootstrap(&store, &master, clock.as_ref(), &settings.data_dir).await?
+        {
+            eprintln!(
+                "rampart: created the management account {account}; its root AccessKey is in {}",
+                settings.data_dir.join("bootstrap.json").display()
+            );
+        }
+        rampart_api::ram::install_system_policies(&store, clock.now())
+            .await
+            .map_err(bootstrap::BootstrapError::from)?;
+        let tls = match &settings.tls {
+            Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
+            None => None,
+        };
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let local = listener.local_addr().unwrap_or(settings.listen);
+        let store: Arc<dyn Store> = Arc::new(store);
+        let api = Api::new(store, Arc::new(master), clock, ApiOptions::default());
+        eprintln!(
+            "rampart: listening on {}://{local}",
+            if tls.is_some() { "https" } else { "http" }
+        );
+        http::run(listener, api, tls, shutdown_signal()).await;
+        eprintln!("rampart: stopped");
+        Ok(())
+    })
+}
+
+pub fn account_create(
+    args: &AccountCreateArgs,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ServeError> {
+    let settings = Settings::resolve_store(&args.store)?;
+    runtime()?.block_on(async move {
+        let clock = SystemClock;
+        let master = master_key(&settings.master_key_file, true)?;
+        let store = open_store(&settings).await?;
+        let (account, key_id, secret) =
+            create_account(&store, &master, &clock, &args.name, None).await?;
+        let json = serde_json::to_string_pretty(&Credentials {
+            account_id: account.id.as_str(),
+            access_key_id: key_id.as_str(),
+            access_key_secret: secret.expose(),
+        })
+        .map_err(bootstrap::BootstrapError::from)?;
+        let _ = writeln!(out, "{json}");
+        store.close().await;
+        Ok(())
+    })
+}
