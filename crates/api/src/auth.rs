@@ -53,8 +53,8 @@ pub async fn authenticate(
     )?;
     if let Some(nonce) = request.nonce() {
         let used = state
-            .store
-            .use_nonce(key_id, nonce, now, state.options.nonce_ttl)
+            .nonces
+            .use_nonce(key_id, nonce, now)
             .await
             .map_err(store_error)?;
         if used == NonceUse::Replayed {

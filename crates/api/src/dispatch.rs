@@ -13,6 +13,7 @@ use crate::auth::authenticate;
 use crate::authz::{Authorizer, RequestFacts};
 use crate::call::{Call, Principal};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::nonce::NonceBatcher;
 use crate::product::{product_for, Access, Product};
 use crate::state::{ApiOptions, State};
 
@@ -37,8 +38,10 @@ impl Api {
         options: ApiOptions,
     ) -> Self {
         let authorizer = Authorizer::new(options.policy_cache_entries);
+        let nonces = NonceBatcher::start(Arc::clone(&store), options.nonce_ttl);
         Self {
             state: Arc::new(State {
+                nonces,
                 store,
                 master_key,
                 clock,

@@ -18,6 +18,7 @@ mod dispatch;
 pub mod errors;
 pub mod http;
 pub mod internal;
+mod nonce;
 pub mod product;
 pub mod ram;
 pub mod state;

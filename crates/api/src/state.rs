@@ -8,6 +8,7 @@ use rampart_store::Store;
 use rampart_wire::{Limits, VerifyOptions};
 
 use crate::authz::Authorizer;
+use crate::nonce::NonceBatcher;
 
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone)]
@@ -41,6 +42,7 @@ pub struct State {
     pub clock: Arc<dyn Clock>,
     pub options: ApiOptions,
     pub authorizer: Authorizer,
+    pub nonces: NonceBatcher,
 }
 
 impl std::fmt::Debug for State {

@@ -163,6 +163,16 @@ pub trait NonceRepo: Send + Sync {
         ttl: Duration,
     ) -> Result<NonceUse, StoreError>;
 
+    /// [`NonceRepo::use_nonce`] for many `(access_key_id, nonce)` pairs in one transaction:
+    /// the server batches concurrent requests' nonces so that one commit serves them all.
+    /// The answers are in the batch's order.
+    async fn use_nonces(
+        &self,
+        batch: &[(String, String)],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<NonceUse>, StoreError>;
+
     /// Deletes every nonce expired at `now`; returns how many. [`NonceRepo::use_nonce`]
     /// already does this now and then, so calling it is optional.
     async fn purge_expired_nonces(&self, now: Timestamp) -> Result<u64, StoreError>;

@@ -79,6 +79,7 @@ conformance!(
     configured_quotas_apply,
     duplicate_access_key_id_is_refused,
     nonces_are_single_use,
+    nonce_batches_decide_each_pair,
     nonce_replay_is_seen_across_handles_and_restarts,
     concurrent_nonce_use_has_one_winner,
     expired_nonces_are_purged,
@@ -1080,6 +1081,34 @@ async fn nonces_are_single_use(b: &Backend) {
             Ok(NonceUse::Replayed)
         );
     }
+}
+
+async fn nonce_batches_decide_each_pair(b: &Backend) {
+    let store: &dyn Store = &b.store;
+    let k1 = "LTAI5tAAAAAAAAAAAAAAAAAA".to_owned();
+    let k2 = "LTAI5tBBBBBBBBBBBBBBBBBB".to_owned();
+    store.use_nonce(&k1, "seen", t0(), SKEW).await.unwrap();
+    let batch = vec![
+        (k1.clone(), "seen".to_owned()),
+        (k1.clone(), "new".to_owned()),
+        (k2.clone(), "new".to_owned()),
+        (k1.clone(), "new".to_owned()),
+    ];
+    assert_eq!(
+        store.use_nonces(&batch, t0(), SKEW).await.unwrap(),
+        vec![
+            NonceUse::Replayed,
+            NonceUse::Fresh,
+            NonceUse::Fresh,
+            NonceUse::Replayed
+        ]
+    );
+    // What a batch recorded is seen by single uses, and the other way round.
+    assert_eq!(
+        store.use_nonce(&k2, "new", t0(), SKEW).await,
+        Ok(NonceUse::Replayed)
+    );
+    assert_eq!(store.use_nonces(&[], t0(), SKEW).await, Ok(vec![]));
 }
 
 async fn nonce_replay_is_seen_across_handles_and_restarts(b: &Backend) {

@@ -27,24 +27,51 @@ impl NonceRepo for SqlStore {
         // The insert either creates the row, revives a row whose time ran out, or changes
         // nothing because a live row exists: one atomic statement on either engine, so two
         // processes racing with the same nonce cannot both see it as fresh.
-        let inserted = sqlx::query(
-            "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
-             VALUES ($1, $2, $3) \
-             ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE signature_nonces.expires_at <= $4",
-        )
-        .bind(access_key_id)
-        .bind(nonce_hash(nonce))
-        .bind(expires_at.unix_millis())
-        .bind(now.unix_millis())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let inserted = sqlx::query(INSERT_NONCE)
+            .bind(access_key_id)
+            .bind(nonce_hash(nonce))
+            .bind(expires_at.unix_millis())
+            .bind(now.unix_millis())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(if inserted == 0 {
             NonceUse::Replayed
         } else {
             NonceUse::Fresh
         })
+    }
+
+    async fn use_nonces(
+        &self,
+        batch: &[(String, String)],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<NonceUse>, StoreError> {
+        self.purge_if_due(now).await?;
+        let expires_at = now.saturating_add(ttl).unix_millis();
+        // One transaction, so one commit (one fsync on SQLite) for the whole batch; each
+        // row is still decided by the primary key, as in `use_nonce`, and a nonce twice in
+        // one batch is fresh once and a replay the second time.
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for (access_key_id, nonce) in batch {
+            let inserted = sqlx::query(INSERT_NONCE)
+                .bind(access_key_id.as_str())
+                .bind(nonce_hash(nonce))
+                .bind(expires_at)
+                .bind(now.unix_millis())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            out.push(if inserted == 0 {
+                NonceUse::Replayed
+            } else {
+                NonceUse::Fresh
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn purge_expired_nonces(&self, now: Timestamp) -> Result<u64, StoreError> {
@@ -80,6 +107,11 @@ impl SqlStore {
         Ok(())
     }
 }
+
+const INSERT_NONCE: &str = "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
+     VALUES ($1, $2, $3) \
+     ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE signature_nonces.expires_at <= $4";
 
 /// Nonces are client text of any length and content; their hash is a fixed-size key.
 fn nonce_hash(nonce: &str) -> String {
