@@ -1,0 +1,383 @@
+//! `rampart serve` and `rampart account create` as a user runs them: the real binary, a real
+//! socket, a real data directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rampart_wire::{percent_encode, v1, Secret, SpaceEncoding};
+use serde_json::Value;
+
+struct Running {
+    child: Child,
+    addr: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rampart() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    for var in [
+        "RAMPART_DATA_DIR",
+        "RAMPART_DATABASE_URL",
+        "RAMPART_LISTEN",
+        "RAMPART_CONFIG",
+        "RAMPART_MASTER_KEY_FILE",
+        "RAMPART_BOOTSTRAP_ACCESS_KEY_ID",
+        "RAMPART_BOOTSTRAP_ACCESS_KEY_SECRET",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Starts the server and waits for its "listening on" line.
+fn start(mut cmd: Command) -> Running {
+    let mut child = cmd
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server starts within 30 s");
+        assert!(!line.contains("panicked"), "{line}");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr = rest.split("://").nth(1).unwrap().trim().to_owned();
+            return Running {
+                child,
+                addr,
+                log: rx,
+            };
+        }
+    }
+}
+
+fn serve(dir: &Path) -> Command {
+    let mut cmd = rampart();
+    cmd.arg("serve").arg("--data-dir").arg(dir);
+    cmd
+}
+
+fn http_get(addr: &str, path_and_query: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+fn credentials(path: &Path) -> (String, String, String) {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (
+        v["AccountId"].as_str().unwrap().to_owned(),
+        v["AccessKeyId"].as_str().unwrap().to_owned(),
+        v["AccessKeySecret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A V1-signed GET, as `aliyun-python-sdk-core` sends.
+fn signed_call(
+    addr: &str,
+    key: &str,
+    secret: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> (u16, Value) {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let now = {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        rampart_model::Timestamp::from_unix_secs(i64::try_from(secs).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    let mut all = vec![
+        ("Action", action),
+        ("Version", "2015-05-01"),
+        ("Format", "JSON"),
+        ("AccessKeyId", key),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("SignatureNonce", nonce.as_str()),
+        ("Timestamp", now.as_str()),
+    ];
+    all.extend_from_slice(params);
+    let canonical = v1::canonicalized_query(all.iter().copied(), SpaceEncoding::Percent20);
+    let sig = v1::sign(&Secret::new(secret), &v1::string_to_sign("GET", &canonical));
+    let (status, body) = http_get(
+        addr,
+        &format!("/?{canonical}&Signature={}", percent_encode(&sig)),
+    );
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn first_start_bootstraps_once_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bootstrap = data.join("bootstrap.json");
+    {
+        let server = start(serve(&data));
+        assert_eq!(http_get(&server.addr, "/healthz").0, 200);
+        assert_eq!(http_get(&server.addr, "/readyz").0, 200);
+        assert_eq!(mode(&bootstrap), 0o600);
+        assert_eq!(mode(&data.join("master.key")), 0o600);
+        let (account, key, secret) = credentials(&bootstrap);
+        assert_eq!(account.len(), 16);
+        assert!(account.bytes().all(|b| b.is_ascii_digit()));
+        assert!(key.starts_with("LTAI") && key.len() == 24);
+        assert_eq!(secret.len(), 30);
+        let (status, body) = signed_call(&server.addr, &key, &secret, "ListUsers", &[]);
+        assert_eq!(status, 200, "{body}");
+        // The secret is never logged.
+        drop(server);
+    }
+    let before = std::fs::read(&bootstrap).unwrap();
+    let server = start(serve(&data));
+    assert_eq!(
+        std::fs::read(&bootstrap).unwrap(),
+        before,
+        "never overwritten"
+    );
+    let (_, key, secret) = credentials(&bootstrap);
+    let (status, _) = signed_call(&server.addr, &key, &secret, "ListUsers", &[]);
+    assert_eq!(status, 200, "the first key still works after a restart");
+    drop(server);
+}
+
+#[test]
+fn preset_bootstrap_key_and_no_secret_in_logs_or_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let preset_id = "LTAI5tPRESETPRESETPRESET";
+    let preset_secret = "PresetSecretPresetSecretPreset";
+    let mut cmd = serve(&data);
+    cmd.env("RAMPART_BOOTSTRAP_ACCESS_KEY_ID", preset_id)
+        .env("RAMPART_BOOTSTRAP_ACCESS_KEY_SECRET", preset_secret);
+    let server = start(cmd);
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    assert_eq!((key.as_str(), secret.as_str()), (preset_id, preset_secret));
+    let mut secrets = vec![secret.clone()];
+    for i in 0..3 {
+        let user = format!("user{i}");
+        let (s, _) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateUser",
+            &[("UserName", &user)],
+        );
+        assert_eq!(s, 200);
+        let (s, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateAccessKey",
+            &[("UserName", &user)],
+        );
+        assert_eq!(s, 200);
+        secrets.push(
+            body["AccessKey"]["AccessKeySecret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["account", "create", "--name", "second", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    secrets.push(second["AccessKeySecret"].as_str().unwrap().to_owned());
+    // The new account works against the running server at once.
+    let (s, body) = signed_call(
+        &server.addr,
+        second["AccessKeyId"].as_str().unwrap(),
+        second["AccessKeySecret"].as_str().unwrap(),
+        "ListUsers",
+        &[],
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        body["Users"]["User"].as_array().unwrap().len(),
+        0,
+        "isolated"
+    );
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let log: Vec<String> = server.log.try_iter().collect();
+
+    let files: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("rampart.db")
+        })
+        .collect();
+    assert!(!files.is_empty());
+    for secret in &secrets {
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret in plain text in {}",
+                file.display()
+            );
+        }
+        assert!(
+            !log.iter().any(|l| l.contains(secret.as_str())),
+            "a secret in the log"
+        );
+    }
+}
+
+#[test]
+fn a_readable_master_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = rampart()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--master-key-file")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn config_file_and_environment_set_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("from-config");
+    let config = dir.path().join("rampart.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", data.display().to_string()),
+    )
+    .unwrap();
+    let mut cmd = rampart();
+    cmd.arg("serve").env("RAMPART_CONFIG", &config);
+    let server = start(cmd);
+    assert!(data.join("bootstrap.json").exists());
+    drop(server);
+
+    std::fs::write(&config, "no_such_option = 1\n").unwrap();
+    let out = rampart()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_option"));
+}
+
+#[test]
+fn https_with_rustls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut cmd = serve(&dir.path().join("data"));
+    cmd.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
+    let server = start(cmd);
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://{}/healthz", server.addr))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    // Plain HTTP to the TLS port gets no API answer.
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    assert!(!buf.contains("ok\n"));
+}
