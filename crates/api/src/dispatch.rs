@@ -163,6 +163,30 @@ impl Api {
 }
 
 impl Api {
+    /// An error envelope for a request refused before it reached the dispatcher (by the HTTP
+    /// layer: an oversized body, say), in the format its `Accept` header asks for.
+    pub fn reject(&self, error: &ApiError, accept: Option<&str>) -> HttpResponse {
+        let request_id = RequestId::generate()
+            .map(|id| id.to_string())
+            .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned());
+        let format = negotiate_format(None, accept).unwrap_or(ResponseFormat::Json);
+        let r = render_error(
+            format,
+            error,
+            &ErrorContext {
+                request_id: &request_id,
+                host_id: "rampart.local",
+                product: "Rampart",
+            },
+        );
+        HttpResponse {
+            status: r.status,
+            content_type: r.content_type,
+            body: r.body,
+            headers: vec![("x-acs-request-id", request_id)],
+        }
+    }
+
     /// Whether the database answers: `/readyz`.
     pub async fn ready(&self) -> bool {
         self.state

@@ -67,8 +67,28 @@ pub fn user_json(u: &User) -> Value {
 // Resource rules: the ARNs a request acts on. Names are checked here because the ARN is
 // built before the handler runs; a bad name is a 400 before any authorization.
 
+/// Account settings (alias, password policy, security preference) and other actions on no
+/// one entity.
 pub fn account_wide(call: &Call) -> Result<Vec<String>, ApiError> {
     Ok(vec![format!("acs:ram::{}:*", call.account()?)])
+}
+
+// Listing actions act on every entity of a kind, as Alibaba's policy examples write them
+// (`acs:ram:*:*:user/*`).
+pub fn all_users(call: &Call) -> Result<Vec<String>, ApiError> {
+    Ok(vec![call.arn("user", "*")?])
+}
+
+pub fn all_groups(call: &Call) -> Result<Vec<String>, ApiError> {
+    Ok(vec![call.arn("group", "*")?])
+}
+
+pub fn all_roles(call: &Call) -> Result<Vec<String>, ApiError> {
+    Ok(vec![call.arn("role", "*")?])
+}
+
+pub fn all_policies(call: &Call) -> Result<Vec<String>, ApiError> {
+    Ok(vec![call.arn("policy", "*")?])
 }
 
 pub fn user_resource(call: &Call) -> Result<Vec<String>, ApiError> {

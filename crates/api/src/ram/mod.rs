@@ -2,10 +2,15 @@
 //! resource rule; the dispatcher enforces both before the handler runs.
 
 mod common;
+mod diagnostic;
+mod documents;
+mod system;
+
+pub use system::{install_system_policies, system_policies};
 mod keys;
 mod users;
 
-use common::{account_wide, user_or_self_resource, user_resource};
+use common::{account_wide, all_users, user_or_self_resource, user_resource};
 
 use crate::product::{Access, ActionSpec, Product, ResourceFn};
 
@@ -86,13 +91,11 @@ pub static RAM: Product = Product {
             user_or_self_resource,
             keys::get_access_key_last_used,
         ),
+        authorized(
+            "DecodeDiagnosticMessage",
+            "ram:DecodeDiagnosticMessage",
+            account_wide,
+            diagnostic::decode_diagnostic_message,
+        ),
     ],
 };
-
-/// Stores the shipped system policies (idempotent; run at every start).
-pub async fn install_system_policies(
-    _store: &dyn rampart_store::Store,
-    _now: rampart_model::Timestamp,
-) -> Result<(), rampart_store::StoreError> {
-    Ok(())
-}

@@ -86,10 +86,16 @@ async fn serve_one(
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return Ok(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large\n",
-            ))
+            let accept = parts
+                .headers
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let error = rampart_wire::ApiError::new(
+                "RequestBodyTooLarge",
+                format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+                413,
+            );
+            return Ok(to_hyper(api.reject(&error, accept)));
         }
     };
     let mut raw = RawRequest::new(
@@ -112,6 +118,10 @@ async fn serve_one(
             secure,
         })
         .await;
+    Ok(to_hyper(response))
+}
+
+fn to_hyper(response: rampart_api::HttpResponse) -> Response<Full<Bytes>> {
     let mut out = Response::new(Full::new(Bytes::from(response.body)));
     *out.status_mut() =
         StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -125,7 +135,7 @@ async fn serve_one(
             headers.insert(name, value);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
@@ -136,7 +146,12 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client that trickles its request head is cut off instead of holding a slot.
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
