@@ -16,38 +16,13 @@ use rampart_policy::{
     authorize, Action, ActionTable, Caller, Context, Decision, Effect, Layers, Outcome, Policy,
     PolicyId, PolicyKind, PolicySet, Request,
 };
-use rampart_store::Store;
+use rampart_store::{PrincipalKey, Store};
 use rampart_wire::{AccessDeniedDetail, ApiError};
 use serde::{Deserialize, Serialize};
 
 use crate::call::Principal;
 use crate::errors::store_error;
 use crate::product::products;
-
-/// Where a principal's policies come from (the store's IAM tables).
-mod source {
-    use rampart_model::AccountId;
-    use rampart_store::{Store, StoreError};
-
-    pub struct Attached {
-        pub policy_name: String,
-        pub policy_type: String,
-        pub version_id: String,
-        pub document: String,
-    }
-
-    pub async fn epoch(_store: &dyn Store, _account: &AccountId) -> Result<i64, StoreError> {
-        Ok(0)
-    }
-
-    pub async fn user_policies(
-        _store: &dyn Store,
-        _account: &AccountId,
-        _user_id: &str,
-    ) -> Result<Vec<Attached>, StoreError> {
-        Ok(Vec::new())
-    }
-}
 
 /// The request facts that conditions may test.
 #[derive(Debug, Clone, Copy)]
@@ -150,9 +125,7 @@ impl Authorizer {
         account_id: &AccountId,
         user_id: &str,
     ) -> Result<PolicySet, ApiError> {
-        let epoch = source::epoch(store, account_id)
-            .await
-            .map_err(store_error)?;
+        let epoch = store.authz_epoch(account_id).await.map_err(store_error)?;
         let key = (account_id.clone(), format!("user:{user_id}"));
         if let Ok(cache) = self.cache.read() {
             if let Some(hit) = cache.get(&key) {
@@ -161,16 +134,22 @@ impl Authorizer {
                 }
             }
         }
-        let attached = source::user_policies(store, account_id, user_id)
+        let attached = store
+            .effective_policies(account_id, &PrincipalKey::User(user_id.to_owned()))
             .await
             .map_err(store_error)?;
         let mut parsed = Vec::with_capacity(attached.len());
         for p in &attached {
+            // Resource-group-scoped attachments govern resources in that group; RAM's own
+            // entities belong to no resource group, so only account-scoped ones count here.
+            if p.resource_group_id.is_some() {
+                continue;
+            }
             // Stored documents were validated when written; one that no longer parses
             // (a newer rule) grants nothing rather than failing every request.
             if let Ok(policy) = Policy::parse(&p.document, PolicyKind::Identity) {
                 parsed.push((
-                    PolicyId::new(&p.policy_name, &p.policy_type, &p.version_id),
+                    PolicyId::new(&p.policy_name, p.policy_type.as_str(), &p.version_id),
                     policy,
                 ));
             }

@@ -12,11 +12,29 @@ fn code_name(entity: Entity) -> &'static str {
     }
 }
 
-fn quota_code(quota: Quota) -> &'static str {
+fn quota_code(quota: Quota) -> String {
     match quota {
-        Quota::AccessKeysPerUser => "LimitExceeded.User.AccessKey",
+        Quota::AccessKeysPerUser => "LimitExceeded.User.AccessKey".into(),
         // RAM documents no code for root keys (the console caps them); named like the rest.
-        Quota::AccessKeysPerRoot => "LimitExceeded.Account.AccessKey",
+        Quota::AccessKeysPerRoot => "LimitExceeded.Account.AccessKey".into(),
+        Quota::GroupsPerAccount => "LimitExceeded.Group".into(),
+        Quota::GroupsPerUser => "LimitExceeded.User.Group".into(),
+        Quota::RolesPerAccount => "LimitExceeded.Role".into(),
+        Quota::CustomPoliciesPerAccount => "LimitExceeded.Policy".into(),
+        Quota::VersionsPerPolicy => "LimitExceeded.Policy.Version".into(),
+        Quota::CustomPoliciesPerPrincipal(kind) | Quota::SystemPoliciesPerPrincipal(kind) => {
+            format!("LimitExceeded.{}.Policy", kind.as_str())
+        }
+    }
+}
+
+/// `DeleteConflict.<entity>.<blocker>`, where a blocker named under its entity
+/// (`Policy.Version`) is not repeated: `DeleteConflict.Policy.Version`.
+fn conflict_code(entity: Entity, blocker: Entity) -> String {
+    let (e, b) = (entity.as_str(), blocker.as_str());
+    match b.strip_prefix(e).and_then(|rest| rest.strip_prefix('.')) {
+        Some(rest) => format!("DeleteConflict.{e}.{rest}"),
+        None => format!("DeleteConflict.{e}.{b}"),
     }
 }
 
@@ -35,7 +53,7 @@ pub fn store_error(err: StoreError) -> ApiError {
             409,
         ),
         StoreError::DeleteConflict { entity, blocker } => ApiError::new(
-            format!("DeleteConflict.{}.{}", entity.as_str(), blocker.as_str()),
+            conflict_code(entity, blocker),
             format!("The {entity} can not be deleted while it has a {blocker}."),
             409,
         ),
@@ -68,6 +86,23 @@ mod tests {
             blocker: Entity::AccessKey,
         });
         assert_eq!(e.code(), "DeleteConflict.User.AccessKey");
+        let e = store_error(StoreError::DeleteConflict {
+            entity: Entity::Policy,
+            blocker: Entity::PolicyDefaultVersion,
+        });
+        assert_eq!(e.code(), "DeleteConflict.Policy.Version.Default");
+        let e = store_error(StoreError::DeleteConflict {
+            entity: Entity::Policy,
+            blocker: Entity::PolicyVersion,
+        });
+        assert_eq!(e.code(), "DeleteConflict.Policy.Version");
+        let e = store_error(StoreError::LimitExceeded {
+            quota: Quota::CustomPoliciesPerPrincipal(rampart_store::PrincipalKind::Role),
+            limit: 10,
+        });
+        assert_eq!((e.code(), e.status()), ("LimitExceeded.Role.Policy", 409));
+        let e = store_error(StoreError::NotFound(Entity::PolicyVersion));
+        assert_eq!(e.code(), "EntityNotExist.Policy.Version");
         let e = store_error(StoreError::Unavailable("x".into()));
         assert_eq!(e.status(), 503);
         let e = store_error(StoreError::Internal("select * from secret".into()));

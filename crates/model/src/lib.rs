@@ -31,6 +31,7 @@
 //! ```
 
 mod entity;
+mod iam;
 mod id;
 mod names;
 mod random;
@@ -38,6 +39,7 @@ mod secret;
 mod time;
 
 pub use entity::{AccessKey, AccessKeyStatus, Account, KeyOwner, NewAccessKey, StatusError, User};
+pub use iam::{Group, Policy, PolicyType, PolicyTypeError, PolicyVersion, Role};
 pub use id::{
     check_access_key_secret, generate_access_key_secret, AccessKeyId, AccountId, GroupId, IdError,
     IdKind, RequestId, RoleId, UserId, ACCESS_KEY_SECRET_LEN,

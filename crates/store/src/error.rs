@@ -12,6 +12,19 @@ pub enum Entity {
     Account,
     User,
     AccessKey,
+    Group,
+    Role,
+    Policy,
+    /// `Policy.Version`.
+    PolicyVersion,
+    /// The default version, which cannot be deleted: `DeleteConflict.Policy.Version.Default`.
+    PolicyDefaultVersion,
+    /// A user's membership of a group: `EntityAlreadyExists.User.Group`.
+    UserGroup,
+    /// Attachments: `EntityAlreadyExists.User.Policy`, `EntityNotExist.Role.Policy`, …
+    UserPolicy,
+    GroupPolicy,
+    RolePolicy,
 }
 
 impl Entity {
@@ -21,6 +34,15 @@ impl Entity {
             Entity::Account => "Account",
             Entity::User => "User",
             Entity::AccessKey => "AccessKey",
+            Entity::Group => "Group",
+            Entity::Role => "Role",
+            Entity::Policy => "Policy",
+            Entity::PolicyVersion => "Policy.Version",
+            Entity::PolicyDefaultVersion => "Policy.Version.Default",
+            Entity::UserGroup => "User.Group",
+            Entity::UserPolicy => "User.Policy",
+            Entity::GroupPolicy => "Group.Policy",
+            Entity::RolePolicy => "Role.Policy",
         }
     }
 }
@@ -31,6 +53,15 @@ impl fmt::Display for Entity {
             Entity::Account => "account",
             Entity::User => "user",
             Entity::AccessKey => "access key",
+            Entity::Group => "group",
+            Entity::Role => "role",
+            Entity::Policy => "policy",
+            Entity::PolicyVersion => "policy version",
+            Entity::PolicyDefaultVersion => "default policy version",
+            Entity::UserGroup => "user's group membership",
+            Entity::UserPolicy => "policy attachment of the user",
+            Entity::GroupPolicy => "policy attachment of the group",
+            Entity::RolePolicy => "policy attachment of the role",
         })
     }
 }
@@ -42,6 +73,38 @@ pub enum Quota {
     AccessKeysPerUser,
     /// AccessKeys of an account's root identity.
     AccessKeysPerRoot,
+    /// `LimitExceeded.Group`.
+    GroupsPerAccount,
+    /// `LimitExceeded.User.Group`.
+    GroupsPerUser,
+    /// `LimitExceeded.Role`.
+    RolesPerAccount,
+    /// `LimitExceeded.Policy`.
+    CustomPoliciesPerAccount,
+    /// `LimitExceeded.Policy.Version`.
+    VersionsPerPolicy,
+    /// `LimitExceeded.{User,Group,Role}.Policy`: custom policies attached to one principal.
+    CustomPoliciesPerPrincipal(PrincipalKind),
+    /// The same for system policies.
+    SystemPoliciesPerPrincipal(PrincipalKind),
+}
+
+/// What a policy can be attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    User,
+    Group,
+    Role,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "User",
+            PrincipalKind::Group => "Group",
+            PrincipalKind::Role => "Role",
+        }
+    }
 }
 
 impl fmt::Display for Quota {
@@ -49,6 +112,13 @@ impl fmt::Display for Quota {
         f.write_str(match self {
             Quota::AccessKeysPerUser => "access keys per user",
             Quota::AccessKeysPerRoot => "access keys of the root identity",
+            Quota::GroupsPerAccount => "groups per account",
+            Quota::GroupsPerUser => "groups per user",
+            Quota::RolesPerAccount => "roles per account",
+            Quota::CustomPoliciesPerAccount => "custom policies per account",
+            Quota::VersionsPerPolicy => "versions per policy",
+            Quota::CustomPoliciesPerPrincipal(_) => "custom policies attached",
+            Quota::SystemPoliciesPerPrincipal(_) => "system policies attached",
         })
     }
 }

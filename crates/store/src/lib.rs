@@ -33,12 +33,17 @@
 mod error;
 mod page;
 mod repo;
+mod repo_iam;
 mod sql;
 
-pub use error::{Entity, Quota, StoreError};
+pub use error::{Entity, PrincipalKind, Quota, StoreError};
 pub use page::{InvalidMarker, Listing, Marker, Page};
 pub use repo::{
     AccessKeyRepo, AccountRepo, KeyOwnerRef, NewAccount, NewUser, NonceRepo, NonceUse, Store,
     UserRepo, UserUpdate,
+};
+pub use repo_iam::{
+    AttachedPolicy, EffectivePolicy, GroupRepo, GroupUpdate, NewGroup, NewPolicy, NewRole,
+    PolicyEntities, PolicyRef, PolicyRepo, PrincipalKey, PrincipalRef, RoleRepo, RoleUpdate,
 };
 pub use sql::{Quotas, SqlStore, StoreOptions};

@@ -13,6 +13,7 @@ use rampart_model::{
 
 use crate::error::StoreError;
 use crate::page::{Listing, Page};
+use crate::repo_iam::{GroupRepo, PolicyRepo, RoleRepo};
 
 /// A new account. Its id is chosen by the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +180,26 @@ pub trait NonceRepo: Send + Sync {
 }
 
 /// Everything the server needs from storage, behind one handle: `Arc<dyn Store>`.
-pub trait Store: AccountRepo + UserRepo + AccessKeyRepo + NonceRepo + std::fmt::Debug {}
+pub trait Store:
+    AccountRepo
+    + UserRepo
+    + AccessKeyRepo
+    + NonceRepo
+    + GroupRepo
+    + RoleRepo
+    + PolicyRepo
+    + std::fmt::Debug
+{
+}
 
-impl<T: AccountRepo + UserRepo + AccessKeyRepo + NonceRepo + std::fmt::Debug> Store for T {}
+impl<T> Store for T where
+    T: AccountRepo
+        + UserRepo
+        + AccessKeyRepo
+        + NonceRepo
+        + GroupRepo
+        + RoleRepo
+        + PolicyRepo
+        + std::fmt::Debug
+{
+}

@@ -996,6 +996,7 @@ async fn configured_quotas_apply(b: &Backend) {
             quotas: Quotas {
                 access_keys_per_user: 3,
                 access_keys_per_root: 1,
+                ..Quotas::default()
             },
             ..StoreOptions::default()
         })

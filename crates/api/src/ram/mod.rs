@@ -4,21 +4,30 @@
 mod common;
 mod diagnostic;
 mod documents;
-mod system;
-
-pub use system::{install_system_policies, system_policies};
+mod groups;
 mod keys;
+mod policies;
+mod roles;
+mod system;
 mod users;
 
-use common::{account_wide, all_users, user_or_self_resource, user_resource};
+pub use system::{install_system_policies, system_policies};
 
-use crate::product::{Access, ActionSpec, Product, ResourceFn};
+use common::{
+    account_wide, all_groups, all_policies, all_roles, all_users, group_resource, policy_resource,
+    role_resource, user_or_self_resource, user_resource,
+};
+use policies::Kind;
+use rampart_wire::ApiError;
 
-const fn authorized(
+use crate::call::Call;
+use crate::product::{Access, ActionSpec, Handler, HandlerFuture, Product, ResourceFn};
+
+const fn row(
     name: &'static str,
     permission: &'static str,
     resources: ResourceFn,
-    handler: crate::product::Handler,
+    handler: Handler,
 ) -> ActionSpec {
     ActionSpec {
         name,
@@ -30,68 +39,314 @@ const fn authorized(
     }
 }
 
+// Resource rules and handlers that need an argument, as plain functions for the table.
+
+fn typed_policy(call: &Call) -> Result<Vec<String>, ApiError> {
+    let kind = policies::policy_type(call)?;
+    let name = call.name(rampart_model::Field::PolicyName)?;
+    Ok(vec![policies::policy_arn(call, kind, name)?])
+}
+fn user_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
+    policies::attachment_resources(call, Kind::User)
+}
+fn group_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
+    policies::attachment_resources(call, Kind::Group)
+}
+fn role_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
+    policies::attachment_resources(call, Kind::Role)
+}
+/// Membership acts on the group and the user.
+fn membership(call: &Call) -> Result<Vec<String>, ApiError> {
+    let mut r = group_resource(call)?;
+    r.extend(user_resource(call)?);
+    Ok(r)
+}
+fn attach_user(call: &Call) -> HandlerFuture<'_> {
+    policies::attach(call, Kind::User)
+}
+fn attach_group(call: &Call) -> HandlerFuture<'_> {
+    policies::attach(call, Kind::Group)
+}
+fn attach_role(call: &Call) -> HandlerFuture<'_> {
+    policies::attach(call, Kind::Role)
+}
+fn detach_user(call: &Call) -> HandlerFuture<'_> {
+    policies::detach(call, Kind::User)
+}
+fn detach_group(call: &Call) -> HandlerFuture<'_> {
+    policies::detach(call, Kind::Group)
+}
+fn detach_role(call: &Call) -> HandlerFuture<'_> {
+    policies::detach(call, Kind::Role)
+}
+fn policies_for_user(call: &Call) -> HandlerFuture<'_> {
+    policies::list_policies_for(call, Kind::User)
+}
+fn policies_for_group(call: &Call) -> HandlerFuture<'_> {
+    policies::list_policies_for(call, Kind::Group)
+}
+fn policies_for_role(call: &Call) -> HandlerFuture<'_> {
+    policies::list_policies_for(call, Kind::Role)
+}
+
 pub static RAM: Product = Product {
     name: "Ram",
     service: "ram",
     version: "2015-05-01",
     host: "ram.aliyuncs.com",
     actions: &[
-        authorized(
+        // Users
+        row(
             "CreateUser",
             "ram:CreateUser",
             user_resource,
             users::create_user,
         ),
-        authorized("GetUser", "ram:GetUser", user_resource, users::get_user),
-        authorized(
+        row("GetUser", "ram:GetUser", user_resource, users::get_user),
+        row(
             "UpdateUser",
             "ram:UpdateUser",
             user_resource,
             users::update_user,
         ),
-        authorized(
+        row(
             "DeleteUser",
             "ram:DeleteUser",
             user_resource,
             users::delete_user,
         ),
-        authorized(
-            "ListUsers",
-            "ram:ListUsers",
-            account_wide,
-            users::list_users,
-        ),
-        authorized(
+        row("ListUsers", "ram:ListUsers", all_users, users::list_users),
+        // AccessKeys
+        row(
             "CreateAccessKey",
             "ram:CreateAccessKey",
             user_or_self_resource,
             keys::create_access_key,
         ),
-        authorized(
+        row(
             "ListAccessKeys",
             "ram:ListAccessKeys",
             user_or_self_resource,
             keys::list_access_keys,
         ),
-        authorized(
+        row(
             "UpdateAccessKey",
             "ram:UpdateAccessKey",
             user_or_self_resource,
             keys::update_access_key,
         ),
-        authorized(
+        row(
             "DeleteAccessKey",
             "ram:DeleteAccessKey",
             user_or_self_resource,
             keys::delete_access_key,
         ),
-        authorized(
+        row(
             "GetAccessKeyLastUsed",
             "ram:GetAccessKeyLastUsed",
             user_or_self_resource,
             keys::get_access_key_last_used,
         ),
-        authorized(
+        // Groups
+        row(
+            "CreateGroup",
+            "ram:CreateGroup",
+            group_resource,
+            groups::create_group,
+        ),
+        row(
+            "GetGroup",
+            "ram:GetGroup",
+            group_resource,
+            groups::get_group,
+        ),
+        row(
+            "UpdateGroup",
+            "ram:UpdateGroup",
+            group_resource,
+            groups::update_group,
+        ),
+        row(
+            "DeleteGroup",
+            "ram:DeleteGroup",
+            group_resource,
+            groups::delete_group,
+        ),
+        row(
+            "ListGroups",
+            "ram:ListGroups",
+            all_groups,
+            groups::list_groups,
+        ),
+        row(
+            "AddUserToGroup",
+            "ram:AddUserToGroup",
+            membership,
+            groups::add_user_to_group,
+        ),
+        row(
+            "RemoveUserFromGroup",
+            "ram:RemoveUserFromGroup",
+            membership,
+            groups::remove_user_from_group,
+        ),
+        row(
+            "ListGroupsForUser",
+            "ram:ListGroupsForUser",
+            user_resource,
+            groups::list_groups_for_user,
+        ),
+        row(
+            "ListUsersForGroup",
+            "ram:ListUsersForGroup",
+            group_resource,
+            groups::list_users_for_group,
+        ),
+        // Roles
+        row(
+            "CreateRole",
+            "ram:CreateRole",
+            role_resource,
+            roles::create_role,
+        ),
+        row("GetRole", "ram:GetRole", role_resource, roles::get_role),
+        row(
+            "UpdateRole",
+            "ram:UpdateRole",
+            role_resource,
+            roles::update_role,
+        ),
+        row(
+            "DeleteRole",
+            "ram:DeleteRole",
+            role_resource,
+            roles::delete_role,
+        ),
+        row("ListRoles", "ram:ListRoles", all_roles, roles::list_roles),
+        // Policies and versions
+        row(
+            "CreatePolicy",
+            "ram:CreatePolicy",
+            policy_resource,
+            policies::create_policy,
+        ),
+        row(
+            "GetPolicy",
+            "ram:GetPolicy",
+            typed_policy,
+            policies::get_policy,
+        ),
+        row(
+            "ListPolicies",
+            "ram:ListPolicies",
+            all_policies,
+            policies::list_policies,
+        ),
+        row(
+            "UpdatePolicyDescription",
+            "ram:UpdatePolicyDescription",
+            policy_resource,
+            policies::update_policy_description,
+        ),
+        row(
+            "DeletePolicy",
+            "ram:DeletePolicy",
+            policy_resource,
+            policies::delete_policy,
+        ),
+        row(
+            "CreatePolicyVersion",
+            "ram:CreatePolicyVersion",
+            policy_resource,
+            policies::create_policy_version,
+        ),
+        row(
+            "GetPolicyVersion",
+            "ram:GetPolicyVersion",
+            typed_policy,
+            policies::get_policy_version,
+        ),
+        row(
+            "ListPolicyVersions",
+            "ram:ListPolicyVersions",
+            typed_policy,
+            policies::list_policy_versions,
+        ),
+        row(
+            "DeletePolicyVersion",
+            "ram:DeletePolicyVersion",
+            policy_resource,
+            policies::delete_policy_version,
+        ),
+        row(
+            "SetDefaultPolicyVersion",
+            "ram:SetDefaultPolicyVersion",
+            policy_resource,
+            policies::set_default_policy_version,
+        ),
+        // Attachments
+        row(
+            "AttachPolicyToUser",
+            "ram:AttachPolicyToUser",
+            user_attachment,
+            attach_user,
+        ),
+        row(
+            "AttachPolicyToGroup",
+            "ram:AttachPolicyToGroup",
+            group_attachment,
+            attach_group,
+        ),
+        row(
+            "AttachPolicyToRole",
+            "ram:AttachPolicyToRole",
+            role_attachment,
+            attach_role,
+        ),
+        row(
+            "DetachPolicyFromUser",
+            "ram:DetachPolicyFromUser",
+            user_attachment,
+            detach_user,
+        ),
+        row(
+            "DetachPolicyFromGroup",
+            "ram:DetachPolicyFromGroup",
+            group_attachment,
+            detach_group,
+        ),
+        row(
+            "DetachPolicyFromRole",
+            "ram:DetachPolicyFromRole",
+            role_attachment,
+            detach_role,
+        ),
+        row(
+            "ListPoliciesForUser",
+            "ram:ListPoliciesForUser",
+            user_resource,
+            policies_for_user,
+        ),
+        row(
+            "ListPoliciesForGroup",
+            "ram:ListPoliciesForGroup",
+            group_resource,
+            policies_for_group,
+        ),
+        row(
+            "ListPoliciesForRole",
+            "ram:ListPoliciesForRole",
+            role_resource,
+            policies_for_role,
+        ),
+        row(
+            "ListEntitiesForPolicy",
+            "ram:ListEntitiesForPolicy",
+            typed_policy,
+            policies::list_entities_for_policy,
+        ),
+        // Diagnostics
+        row(
             "DecodeDiagnosticMessage",
             "ram:DecodeDiagnosticMessage",
             account_wide,

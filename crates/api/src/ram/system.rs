@@ -123,7 +123,9 @@ pub fn system_policies() -> Vec<(&'static str, String, &'static str)> {
 /// Stores the shipped system policies (idempotent; run at every start).
 pub async fn install_system_policies(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
     for (name, description, document) in system_policies() {
-        let _ = (store, now, name, description, document); // PENDING-S1
+        store
+            .upsert_system_policy(name, &description, document, now)
+            .await?;
     }
     Ok(())
 }

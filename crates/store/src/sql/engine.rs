@@ -24,17 +24,31 @@ pub(crate) enum Engine {
 /// (version, description, SQL) of each migration, oldest first.
 type Migrations = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "iam",
+        include_str!("../../migrations/sqlite/0002_iam.sql"),
+    ),
+];
 
-const POSTGRES_MIGRATIONS: Migrations = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "iam",
+        include_str!("../../migrations/postgres/0002_iam.sql"),
+    ),
+];
 
 impl Engine {
     pub(crate) fn from_url(url: &str) -> Result<Self, StoreError> {

@@ -9,7 +9,10 @@ mod access_keys;
 mod accounts;
 mod engine;
 mod errors;
+mod groups;
 mod nonces;
+mod policies;
+mod roles;
 mod rows;
 mod users;
 
@@ -31,6 +34,20 @@ pub struct Quotas {
     pub access_keys_per_user: u32,
     /// RAM documents none for this API; Alibaba's console allows 5 per account.
     pub access_keys_per_root: u32,
+    /// RAM: 300.
+    pub groups_per_account: u32,
+    /// RAM: 10.
+    pub groups_per_user: u32,
+    /// RAM: 1000.
+    pub roles_per_account: u32,
+    /// RAM: 1500.
+    pub custom_policies_per_account: u32,
+    /// RAM: 5.
+    pub versions_per_policy: u32,
+    /// RAM: 10 custom policies attached to one user, group or role.
+    pub custom_policies_per_principal: u32,
+    /// RAM: 20 system policies attached to one user, group or role.
+    pub system_policies_per_principal: u32,
 }
 
 impl Default for Quotas {
@@ -38,6 +55,13 @@ impl Default for Quotas {
         Self {
             access_keys_per_user: 2,
             access_keys_per_root: 5,
+            groups_per_account: 300,
+            groups_per_user: 10,
+            roles_per_account: 1000,
+            custom_policies_per_account: 1500,
+            versions_per_policy: 5,
+            custom_policies_per_principal: 10,
+            system_policies_per_principal: 20,
         }
     }
 }
@@ -215,4 +239,47 @@ mod tests {
             ));
         }
     }
+}
+
+/// Increments the account's authorization epoch: call in the same transaction as any change
+/// that can alter effective permissions.
+pub(crate) async fn bump_epoch(
+    tx: &mut Transaction<'static, Any>,
+    account: &rampart_model::AccountId,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE accounts SET authz_epoch = authz_epoch + 1 WHERE account_id = $1")
+        .bind(account.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Locks the account's row until the transaction ends, so per-account quota counts taken
+/// after it are exact under concurrency. `NotFound(Account)`.
+pub(crate) async fn lock_account(
+    tx: &mut Transaction<'static, Any>,
+    account: &rampart_model::AccountId,
+) -> Result<(), StoreError> {
+    let found: Option<String> = sqlx::query_scalar(
+        "UPDATE accounts SET account_id = account_id WHERE account_id = $1 RETURNING account_id",
+    )
+    .bind(account.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    found
+        .map(|_| ())
+        .ok_or(StoreError::NotFound(crate::error::Entity::Account))
+}
+
+/// `SELECT COUNT(*) …` with text parameters.
+pub(crate) async fn count(
+    tx: &mut Transaction<'static, Any>,
+    sql: &str,
+    binds: &[&str],
+) -> Result<i64, StoreError> {
+    let mut q = sqlx::query_scalar::<_, i64>(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
 }

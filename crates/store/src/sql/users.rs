@@ -134,6 +134,32 @@ impl UserRepo for SqlStore {
                 blocker: Entity::AccessKey,
             });
         }
+        let groups: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM group_members WHERE account_id = $1 AND user_id = $2",
+        )
+        .bind(account.as_str())
+        .bind(user_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if groups > 0 {
+            return Err(StoreError::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::Group,
+            });
+        }
+        if super::groups::has_attachments(
+            &mut tx,
+            account,
+            crate::error::PrincipalKind::User,
+            user_id.as_str(),
+        )
+        .await?
+        {
+            return Err(StoreError::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::Policy,
+            });
+        }
         sqlx::query("DELETE FROM users WHERE user_id = $1")
             .bind(user_id.as_str())
             .execute(&mut *tx)

@@ -1,0 +1,364 @@
+//! Every call is authorized by the caller's policies, compiled sets are cached, and no change
+//! to attachments, versions or memberships ever leaves a stale allow.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{Client, Server};
+
+async fn user_with_key(s: &Server, root: &Client, name: &str) -> Client {
+    s.call(root, "CreateUser", &[("UserName", name)]).await.ok();
+    let key = s
+        .call(root, "CreateAccessKey", &[("UserName", name)])
+        .await
+        .ok();
+    Client {
+        account_id: root.account_id.clone(),
+        key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+        secret: key["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
+    }
+}
+
+const READ_USERS: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["ram:ListUsers","ram:GetUser"],"Resource":"*"}]}"#;
+const DENY_GET_BOB: &str = r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"ram:GetUser","Resource":"acs:ram:*:*:user/bob"}]}"#;
+
+#[tokio::test]
+async fn denied_then_allowed_by_a_system_policy_then_denied_again() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    s.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    s.call(&alice, "ListUsers", &[]).await.ok();
+    // Read-only: no writes.
+    let denied = s
+        .call(&alice, "CreateUser", &[("UserName", "eve")])
+        .await
+        .err(403, "NoPermission");
+    assert_eq!(denied["AccessDeniedDetail"]["AuthAction"], "ram:CreateUser");
+    // The cached allow is dropped the moment the policy is detached.
+    s.call(
+        &root,
+        "DetachPolicyFromUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    s.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
+}
+
+#[tokio::test]
+async fn group_policies_apply_and_leaving_the_group_revokes_them() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    s.call(&root, "CreateGroup", &[("GroupName", "readers")])
+        .await
+        .ok();
+    s.call(
+        &root,
+        "CreatePolicy",
+        &[("PolicyName", "read-users"), ("PolicyDocument", READ_USERS)],
+    )
+    .await
+    .ok();
+    s.call(
+        &root,
+        "AttachPolicyToGroup",
+        &[
+            ("GroupName", "readers"),
+            ("PolicyType", "Custom"),
+            ("PolicyName", "read-users"),
+        ],
+    )
+    .await
+    .ok();
+    s.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "AddUserToGroup",
+        &[("GroupName", "readers"), ("UserName", "alice")],
+    )
+    .await
+    .ok();
+    s.call(&alice, "ListUsers", &[]).await.ok();
+    s.call(
+        &root,
+        "RemoveUserFromGroup",
+        &[("GroupName", "readers"), ("UserName", "alice")],
+    )
+    .await
+    .ok();
+    s.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
+}
+
+#[tokio::test]
+async fn a_new_default_version_takes_effect_at_once() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    s.call(
+        &root,
+        "CreatePolicy",
+        &[("PolicyName", "p"), ("PolicyDocument", READ_USERS)],
+    )
+    .await
+    .ok();
+    s.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "Custom"),
+            ("PolicyName", "p"),
+        ],
+    )
+    .await
+    .ok();
+    s.call(&alice, "GetUser", &[("UserName", "alice")])
+        .await
+        .ok();
+    let nothing =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:*","Resource":"*"}]}"#;
+    let v2 = s
+        .call(
+            &root,
+            "CreatePolicyVersion",
+            &[
+                ("PolicyName", "p"),
+                ("PolicyDocument", nothing),
+                ("SetAsDefault", "True"),
+            ],
+        )
+        .await
+        .ok();
+    assert_eq!(v2["PolicyVersion"]["VersionId"], "v2");
+    assert_eq!(v2["PolicyVersion"]["IsDefaultVersion"], true);
+    s.call(&alice, "GetUser", &[("UserName", "alice")])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "SetDefaultPolicyVersion",
+        &[("PolicyName", "p"), ("VersionId", "v1")],
+    )
+    .await
+    .ok();
+    s.call(&alice, "GetUser", &[("UserName", "alice")])
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn explicit_deny_wins_and_is_explained() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    s.call(&root, "CreateUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    s.call(
+        &root,
+        "CreatePolicy",
+        &[("PolicyName", "read"), ("PolicyDocument", READ_USERS)],
+    )
+    .await
+    .ok();
+    s.call(
+        &root,
+        "CreatePolicy",
+        &[("PolicyName", "no-bob"), ("PolicyDocument", DENY_GET_BOB)],
+    )
+    .await
+    .ok();
+    for p in ["read", "no-bob"] {
+        s.call(
+            &root,
+            "AttachPolicyToUser",
+            &[
+                ("UserName", "alice"),
+                ("PolicyType", "Custom"),
+                ("PolicyName", p),
+            ],
+        )
+        .await
+        .ok();
+    }
+    s.call(&alice, "GetUser", &[("UserName", "alice")])
+        .await
+        .ok();
+    let denied = s
+        .call(&alice, "GetUser", &[("UserName", "bob")])
+        .await
+        .err(403, "NoPermission");
+    let detail = &denied["AccessDeniedDetail"];
+    assert_eq!(detail["NoPermissionType"], "ExplicitDeny");
+    let encoded = detail["EncodedDiagnosticMessage"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Decoding needs permission too: alice has none, root has all.
+    s.call(
+        &alice,
+        "DecodeDiagnosticMessage",
+        &[("EncodedDiagnosticMessage", &encoded)],
+    )
+    .await
+    .err(403, "NoPermission");
+    let decoded = s
+        .call(
+            &root,
+            "DecodeDiagnosticMessage",
+            &[("EncodedDiagnosticMessage", &encoded)],
+        )
+        .await
+        .ok();
+    let d = &decoded["DecodedDiagnosticMessage"];
+    assert_eq!(d["AuthAction"], "ram:GetUser");
+    assert_eq!(d["ExplicitDeny"], true);
+    assert!(d["AuthResource"].as_str().unwrap().ends_with(":user/bob"));
+    assert_eq!(d["MatchedPolicies"][0]["PolicyIdentifier"], "no-bob");
+    // Another account cannot read it, and a tampered message is refused.
+    let other = s.account("other").await;
+    s.call(
+        &other,
+        "DecodeDiagnosticMessage",
+        &[("EncodedDiagnosticMessage", &encoded)],
+    )
+    .await
+    .err(400, "InvalidParameter.EncodedDiagnosticMessage");
+    let mut bad = encoded.clone();
+    bad.replace_range(10..11, if &encoded[10..11] == "A" { "B" } else { "A" });
+    s.call(
+        &root,
+        "DecodeDiagnosticMessage",
+        &[("EncodedDiagnosticMessage", &bad)],
+    )
+    .await
+    .err(400, "InvalidParameter.EncodedDiagnosticMessage");
+}
+
+#[tokio::test]
+async fn resource_patterns_scope_what_a_user_may_touch() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    let own_keys = format!(
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"ram:*AccessKey*","Resource":"acs:ram:*:{}:user/alice"}}]}}"#,
+        root.account_id
+    );
+    s.call(
+        &root,
+        "CreatePolicy",
+        &[("PolicyName", "own-keys"), ("PolicyDocument", &own_keys)],
+    )
+    .await
+    .ok();
+    s.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "Custom"),
+            ("PolicyName", "own-keys"),
+        ],
+    )
+    .await
+    .ok();
+    // Omitting UserName means herself.
+    let keys = s.call(&alice, "ListAccessKeys", &[]).await.ok();
+    assert_eq!(keys["AccessKeys"]["AccessKey"].as_array().unwrap().len(), 1);
+    s.call(&root, "CreateUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    s.call(&alice, "CreateAccessKey", &[("UserName", "bob")])
+        .await
+        .err(403, "NoPermission");
+    let mine = s.call(&alice, "CreateAccessKey", &[]).await.ok();
+    assert!(mine["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("LTAI"));
+}
+
+#[tokio::test]
+async fn another_accounts_policies_cannot_be_attached_or_seen() {
+    let s = Server::start().await;
+    let a = s.account("a").await;
+    let b = s.account("b").await;
+    s.call(
+        &a,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "secret-policy"),
+            ("PolicyDocument", READ_USERS),
+        ],
+    )
+    .await
+    .ok();
+    s.call(&b, "CreateUser", &[("UserName", "bob")]).await.ok();
+    s.call(
+        &b,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "bob"),
+            ("PolicyType", "Custom"),
+            ("PolicyName", "secret-policy"),
+        ],
+    )
+    .await
+    .err(404, "EntityNotExist.Policy");
+    s.call(
+        &b,
+        "GetPolicy",
+        &[("PolicyType", "Custom"), ("PolicyName", "secret-policy")],
+    )
+    .await
+    .err(404, "EntityNotExist.Policy");
+    let listed = s
+        .call(&b, "ListPolicies", &[("PolicyType", "Custom")])
+        .await
+        .ok();
+    assert_eq!(listed["Policies"]["Policy"].as_array().unwrap().len(), 0);
+    // System policies are visible to both.
+    let system = s
+        .call(&b, "ListPolicies", &[("PolicyType", "System")])
+        .await
+        .ok();
+    assert!(system["Policies"]["Policy"].as_array().unwrap().len() >= 5);
+    // B may use the same name for its own policy.
+    s.call(
+        &b,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "secret-policy"),
+            ("PolicyDocument", READ_USERS),
+        ],
+    )
+    .await
+    .ok();
+}
