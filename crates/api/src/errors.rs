@@ -25,6 +25,8 @@ fn quota_code(quota: Quota) -> String {
         Quota::CustomPoliciesPerPrincipal(kind) | Quota::SystemPoliciesPerPrincipal(kind) => {
             format!("LimitExceeded.{}.Policy", kind.as_str())
         }
+        Quota::TagsPerResource => "LimitExceeded.Tag".into(),
+        Quota::MfaDevicesPerAccount => "LimitExceeded.VirtualMFADevice".into(),
     }
 }
 

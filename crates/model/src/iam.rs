@@ -97,3 +97,49 @@ pub struct PolicyVersion {
     pub is_default: bool,
     pub create_date: Timestamp,
 }
+
+/// A user's console password and its flags. The hash is a PHC string; the plain password is
+/// never stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginProfile {
+    pub user_name: String,
+    pub password_hash: String,
+    pub password_reset_required: bool,
+    pub mfa_bind_required: bool,
+    pub create_date: Timestamp,
+    pub update_date: Timestamp,
+}
+
+impl fmt::Debug for LoginProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the hash: it is still worth an offline guessing attack.
+        f.debug_struct("LoginProfile")
+            .field("user_name", &self.user_name)
+            .field("password_reset_required", &self.password_reset_required)
+            .field("mfa_bind_required", &self.mfa_bind_required)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A virtual (TOTP) MFA device.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VirtualMfaDevice {
+    /// `acs:ram::<account>:mfa/<name>`.
+    pub serial_number: String,
+    pub name: String,
+    /// The TOTP seed sealed under the master key.
+    pub sealed_seed: Vec<u8>,
+    /// `(user id, user name, display name)` when bound.
+    pub user: Option<(String, String, String)>,
+    pub activate_date: Option<Timestamp>,
+    pub create_date: Timestamp,
+}
+
+impl fmt::Debug for VirtualMfaDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VirtualMfaDevice")
+            .field("serial_number", &self.serial_number)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}

@@ -39,7 +39,9 @@ mod secret;
 mod time;
 
 pub use entity::{AccessKey, AccessKeyStatus, Account, KeyOwner, NewAccessKey, StatusError, User};
-pub use iam::{Group, Policy, PolicyType, PolicyTypeError, PolicyVersion, Role};
+pub use iam::{
+    Group, LoginProfile, Policy, PolicyType, PolicyTypeError, PolicyVersion, Role, VirtualMfaDevice,
+};
 pub use id::{
     check_access_key_secret, generate_access_key_secret, AccessKeyId, AccountId, GroupId, IdError,
     IdKind, RequestId, RoleId, UserId, ACCESS_KEY_SECRET_LEN,

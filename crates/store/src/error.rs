@@ -25,6 +25,15 @@ pub enum Entity {
     UserPolicy,
     GroupPolicy,
     RolePolicy,
+    /// `User.LoginProfile`.
+    LoginProfile,
+    /// `VirtualMFADevice`.
+    VirtualMfaDevice,
+    /// A user's bound device: `EntityNotExist.User.MFADevice`, `DeleteConflict.User.MFADevice`.
+    UserMfaDevice,
+    /// A device's user: `EntityAlreadyExists.VirtualMFADevice.User`.
+    VirtualMfaDeviceUser,
+    AccountAlias,
 }
 
 impl Entity {
@@ -43,6 +52,11 @@ impl Entity {
             Entity::UserPolicy => "User.Policy",
             Entity::GroupPolicy => "Group.Policy",
             Entity::RolePolicy => "Role.Policy",
+            Entity::LoginProfile => "User.LoginProfile",
+            Entity::VirtualMfaDevice => "VirtualMFADevice",
+            Entity::UserMfaDevice => "User.MFADevice",
+            Entity::VirtualMfaDeviceUser => "VirtualMFADevice.User",
+            Entity::AccountAlias => "AccountAlias",
         }
     }
 }
@@ -62,6 +76,11 @@ impl fmt::Display for Entity {
             Entity::UserPolicy => "policy attachment of the user",
             Entity::GroupPolicy => "policy attachment of the group",
             Entity::RolePolicy => "policy attachment of the role",
+            Entity::LoginProfile => "login profile",
+            Entity::VirtualMfaDevice => "virtual MFA device",
+            Entity::UserMfaDevice => "user's MFA device",
+            Entity::VirtualMfaDeviceUser => "MFA device's user",
+            Entity::AccountAlias => "account alias",
         })
     }
 }
@@ -87,6 +106,10 @@ pub enum Quota {
     CustomPoliciesPerPrincipal(PrincipalKind),
     /// The same for system policies.
     SystemPoliciesPerPrincipal(PrincipalKind),
+    /// `LimitExceeded.Tag`: tags on one role or policy.
+    TagsPerResource,
+    /// `LimitExceeded.VirtualMFADevice`.
+    MfaDevicesPerAccount,
 }
 
 /// What a policy can be attached to.
@@ -119,6 +142,8 @@ impl fmt::Display for Quota {
             Quota::VersionsPerPolicy => "versions per policy",
             Quota::CustomPoliciesPerPrincipal(_) => "custom policies attached",
             Quota::SystemPoliciesPerPrincipal(_) => "system policies attached",
+            Quota::TagsPerResource => "tags per resource",
+            Quota::MfaDevicesPerAccount => "virtual MFA devices per account",
         })
     }
 }

@@ -34,6 +34,7 @@ mod error;
 mod page;
 mod repo;
 mod repo_iam;
+mod repo_people;
 mod sql;
 
 pub use error::{Entity, PrincipalKind, Quota, StoreError};
@@ -45,5 +46,9 @@ pub use repo::{
 pub use repo_iam::{
     AttachedPolicy, EffectivePolicy, GroupRepo, GroupUpdate, NewGroup, NewPolicy, NewRole,
     PolicyEntities, PolicyRef, PolicyRepo, PrincipalKey, PrincipalRef, RoleRepo, RoleUpdate,
+};
+pub use repo_people::{
+    LoginProfileRepo, LoginProfileUpdate, MfaRepo, NewLoginProfile, ResourceTag, SettingsRepo,
+    TagRepo,
 };
 pub use sql::{Quotas, SqlStore, StoreOptions};

@@ -14,6 +14,7 @@ use rampart_model::{
 use crate::error::StoreError;
 use crate::page::{Listing, Page};
 use crate::repo_iam::{GroupRepo, PolicyRepo, RoleRepo};
+use crate::repo_people::{LoginProfileRepo, MfaRepo, SettingsRepo, TagRepo};
 
 /// A new account. Its id is chosen by the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +189,10 @@ pub trait Store:
     + GroupRepo
     + RoleRepo
     + PolicyRepo
+    + LoginProfileRepo
+    + SettingsRepo
+    + MfaRepo
+    + TagRepo
     + std::fmt::Debug
 {
 }
@@ -200,6 +205,10 @@ impl<T> Store for T where
         + GroupRepo
         + RoleRepo
         + PolicyRepo
+        + LoginProfileRepo
+        + SettingsRepo
+        + MfaRepo
+        + TagRepo
         + std::fmt::Debug
 {
 }

@@ -6,9 +6,13 @@ mod diagnostic;
 mod documents;
 mod groups;
 mod keys;
+mod mfa;
+mod people;
 mod policies;
 mod roles;
+mod slr;
 mod system;
+mod tags;
 mod users;
 
 pub use system::{install_system_policies, system_policies};
@@ -54,6 +58,15 @@ fn group_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
 }
 fn role_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
     policies::attachment_resources(call, Kind::Role)
+}
+fn all_mfa(call: &Call) -> Result<Vec<String>, ApiError> {
+    Ok(vec![call.arn("mfa", "*")?])
+}
+/// Binding acts on the device and the user.
+fn bind_resources(call: &Call) -> Result<Vec<String>, ApiError> {
+    let mut r = mfa::serial_resource(call)?;
+    r.extend(user_resource(call)?);
+    Ok(r)
 }
 /// Membership acts on the group and the user.
 fn membership(call: &Call) -> Result<Vec<String>, ApiError> {
@@ -344,6 +357,154 @@ pub static RAM: Product = Product {
             "ram:ListEntitiesForPolicy",
             typed_policy,
             policies::list_entities_for_policy,
+        ),
+        // Login profiles, password policy, security preference, alias
+        row(
+            "CreateLoginProfile",
+            "ram:CreateLoginProfile",
+            user_resource,
+            people::create_login_profile,
+        ),
+        row(
+            "GetLoginProfile",
+            "ram:GetLoginProfile",
+            user_resource,
+            people::get_login_profile,
+        ),
+        row(
+            "UpdateLoginProfile",
+            "ram:UpdateLoginProfile",
+            user_resource,
+            people::update_login_profile,
+        ),
+        row(
+            "DeleteLoginProfile",
+            "ram:DeleteLoginProfile",
+            user_resource,
+            people::delete_login_profile,
+        ),
+        ActionSpec {
+            // Self-service: governed by the security preference, as in RAM.
+            name: "ChangePassword",
+            access: Access::Authenticated,
+            handler: people::change_password,
+        },
+        row(
+            "GetPasswordPolicy",
+            "ram:GetPasswordPolicy",
+            account_wide,
+            people::get_password_policy,
+        ),
+        row(
+            "SetPasswordPolicy",
+            "ram:SetPasswordPolicy",
+            account_wide,
+            people::set_password_policy,
+        ),
+        row(
+            "GetSecurityPreference",
+            "ram:GetSecurityPreference",
+            account_wide,
+            people::get_security_preference,
+        ),
+        row(
+            "SetSecurityPreference",
+            "ram:SetSecurityPreference",
+            account_wide,
+            people::set_security_preference,
+        ),
+        row(
+            "SetAccountAlias",
+            "ram:SetAccountAlias",
+            account_wide,
+            people::set_account_alias,
+        ),
+        row(
+            "GetAccountAlias",
+            "ram:GetAccountAlias",
+            account_wide,
+            people::get_account_alias,
+        ),
+        row(
+            "ClearAccountAlias",
+            "ram:ClearAccountAlias",
+            account_wide,
+            people::clear_account_alias,
+        ),
+        // Virtual MFA
+        row(
+            "CreateVirtualMFADevice",
+            "ram:CreateVirtualMFADevice",
+            mfa::name_resource,
+            mfa::create_virtual_mfa_device,
+        ),
+        row(
+            "ListVirtualMFADevices",
+            "ram:ListVirtualMFADevices",
+            all_mfa,
+            mfa::list_virtual_mfa_devices,
+        ),
+        row(
+            "DeleteVirtualMFADevice",
+            "ram:DeleteVirtualMFADevice",
+            mfa::serial_resource,
+            mfa::delete_virtual_mfa_device,
+        ),
+        row(
+            "BindMFADevice",
+            "ram:BindMFADevice",
+            bind_resources,
+            mfa::bind_mfa_device,
+        ),
+        row(
+            "UnbindMFADevice",
+            "ram:UnbindMFADevice",
+            user_resource,
+            mfa::unbind_mfa_device,
+        ),
+        row(
+            "GetUserMFAInfo",
+            "ram:GetUserMFAInfo",
+            user_resource,
+            mfa::get_user_mfa_info,
+        ),
+        // Tags
+        row(
+            "TagResources",
+            "ram:TagResources",
+            tags::resources,
+            tags::tag_resources,
+        ),
+        row(
+            "UntagResources",
+            "ram:UntagResources",
+            tags::resources,
+            tags::untag_resources,
+        ),
+        row(
+            "ListTagResources",
+            "ram:ListTagResources",
+            tags::resources,
+            tags::list_tag_resources,
+        ),
+        // Service-linked roles
+        row(
+            "CreateServiceLinkedRole",
+            "ram:CreateServiceLinkedRole",
+            slr::slr_resource,
+            slr::create_service_linked_role,
+        ),
+        row(
+            "DeleteServiceLinkedRole",
+            "ram:DeleteServiceLinkedRole",
+            role_resource,
+            slr::delete_service_linked_role,
+        ),
+        row(
+            "GetServiceLinkedRoleTemplate",
+            "ram:GetServiceLinkedRoleTemplate",
+            account_wide,
+            slr::get_service_linked_role_template,
         ),
         // Diagnostics
         row(

@@ -84,6 +84,7 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::PolicyName)?;
         let document = call.required("PolicyDocument")?;
         check_document(PolicyKind::Identity, "PolicyDocument", document)?;
+        super::tags::tags(call)?;
         let new = NewPolicy {
             policy_name: name.to_owned(),
             description: call
@@ -98,6 +99,7 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
             .create_policy(call.account()?, new, call.now)
             .await
             .map_err(store_error)?;
+        super::tags::apply_create_tags(call, "policy", &p.policy_name).await?;
         Ok(body(json!({ "Policy": {
             "PolicyName": p.policy_name,
             "PolicyType": p.policy_type.as_str(),
@@ -133,13 +135,32 @@ pub fn list_policies(call: &Call) -> HandlerFuture<'_> {
             Some(_) => Some(policy_type(call)?),
         };
         let page = page(call)?;
+        let tag_filter = super::tags::tags(call)?.unwrap_or_default();
         let listing = call
             .state
             .store
             .list_policies(call.account()?, filter, &page)
             .await
             .map_err(store_error)?;
-        let policies: Vec<Value> = listing.items.iter().map(policy_json).collect();
+        let mut policies: Vec<Value> = Vec::with_capacity(listing.items.len());
+        for p in &listing.items {
+            let custom = p.policy_type == PolicyType::Custom;
+            if !tag_filter.is_empty()
+                && !(custom
+                    && super::tags::matches_filter(call, "policy", &p.policy_name, &tag_filter)
+                        .await?)
+            {
+                continue;
+            }
+            let mut v = policy_json(p);
+            if let (true, Value::Object(m)) = (custom, &mut v) {
+                m.insert(
+                    "Tags".into(),
+                    super::tags::tags_json(call, "policy", &p.policy_name).await?,
+                );
+            }
+            policies.push(v);
+        }
         let mut out = body(json!({ "Policies": { "Policy": policies } }));
         paginate(&mut out, &listing);
         Ok(out)

@@ -40,6 +40,8 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
         let role_name = call.name(Field::RoleName)?;
         let document = call.required("AssumeRolePolicyDocument")?;
         check_document(PolicyKind::Trust, "AssumeRolePolicyDocument", document)?;
+        // Checked before anything is written.
+        super::tags::tags(call)?;
         let role = NewRole {
             role_name: role_name.to_owned(),
             description: call
@@ -56,6 +58,7 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
             .create_role(call.account()?, role, call.now)
             .await
             .map_err(store_error)?;
+        super::tags::apply_create_tags(call, "role", &r.role_name).await?;
         let mut v = role_json(&r);
         if let Value::Object(m) = &mut v {
             m.remove("UpdateDate");
@@ -126,23 +129,29 @@ pub fn delete_role(call: &Call) -> HandlerFuture<'_> {
 pub fn list_roles(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let page = page(call)?;
+        let filter = super::tags::tags(call)?.unwrap_or_default();
         let listing = call
             .state
             .store
             .list_roles(call.account()?, &page)
             .await
             .map_err(store_error)?;
-        let roles: Vec<Value> = listing
-            .items
-            .iter()
-            .map(|r| {
-                let mut v = role_json(r);
-                if let Value::Object(m) = &mut v {
-                    m.remove("AssumeRolePolicyDocument");
-                }
-                v
-            })
-            .collect();
+        let mut roles: Vec<Value> = Vec::with_capacity(listing.items.len());
+        for r in &listing.items {
+            // The tag filter applies within the page (documented deviation).
+            if !super::tags::matches_filter(call, "role", &r.role_name, &filter).await? {
+                continue;
+            }
+            let mut v = role_json(r);
+            if let Value::Object(m) = &mut v {
+                m.remove("AssumeRolePolicyDocument");
+                m.insert(
+                    "Tags".into(),
+                    super::tags::tags_json(call, "role", &r.role_name).await?,
+                );
+            }
+            roles.push(v);
+        }
         let mut out = body(json!({ "Roles": { "Role": roles } }));
         paginate(&mut out, &listing);
         Ok(out)

@@ -35,6 +35,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "iam",
         include_str!("../../migrations/sqlite/0002_iam.sql"),
     ),
+    (
+        3,
+        "people",
+        include_str!("../../migrations/sqlite/0003_people.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -47,6 +52,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         2,
         "iam",
         include_str!("../../migrations/postgres/0002_iam.sql"),
+    ),
+    (
+        3,
+        "people",
+        include_str!("../../migrations/postgres/0003_people.sql"),
     ),
 ];
 

@@ -11,6 +11,7 @@ mod engine;
 mod errors;
 mod groups;
 mod nonces;
+mod people;
 mod policies;
 mod roles;
 mod rows;
@@ -48,6 +49,10 @@ pub struct Quotas {
     pub custom_policies_per_principal: u32,
     /// RAM: 20 system policies attached to one user, group or role.
     pub system_policies_per_principal: u32,
+    /// RAM: 20 tags per resource.
+    pub tags_per_resource: u32,
+    /// RAM: 5000.
+    pub mfa_devices_per_account: u32,
 }
 
 impl Default for Quotas {
@@ -62,6 +67,8 @@ impl Default for Quotas {
             versions_per_policy: 5,
             custom_policies_per_principal: 10,
             system_policies_per_principal: 20,
+            tags_per_resource: 20,
+            mfa_devices_per_account: 5000,
         }
     }
 }

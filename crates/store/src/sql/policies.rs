@@ -477,6 +477,14 @@ impl PolicyRepo for SqlStore {
         .bind(key.as_str())
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "DELETE FROM resource_tags WHERE account_id = $1 AND resource_type = 'policy' \
+             AND resource_name_key = $2",
+        )
+        .bind(account.as_str())
+        .bind(key.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

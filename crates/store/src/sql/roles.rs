@@ -178,6 +178,14 @@ impl RoleRepo for SqlStore {
             .bind(role_id.as_str())
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "DELETE FROM resource_tags WHERE account_id = $1 AND resource_type = 'role' \
+             AND resource_name_key = $2",
+        )
+        .bind(account.as_str())
+        .bind(name_key(role_name))
+        .execute(&mut *tx)
+        .await?;
         bump_epoch(&mut tx, account).await?;
         tx.commit().await?;
         Ok(())

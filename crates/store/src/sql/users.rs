@@ -160,6 +160,27 @@ impl UserRepo for SqlStore {
                 blocker: Entity::Policy,
             });
         }
+        for (sql, blocker) in [
+            (
+                "SELECT COUNT(*) FROM login_profiles WHERE user_id = $1",
+                Entity::LoginProfile,
+            ),
+            (
+                "SELECT COUNT(*) FROM mfa_devices WHERE user_id = $1",
+                Entity::UserMfaDevice,
+            ),
+        ] {
+            let n: i64 = sqlx::query_scalar(sql)
+                .bind(user_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            if n > 0 {
+                return Err(StoreError::DeleteConflict {
+                    entity: Entity::User,
+                    blocker,
+                });
+            }
+        }
         sqlx::query("DELETE FROM users WHERE user_id = $1")
             .bind(user_id.as_str())
             .execute(&mut *tx)
