@@ -145,11 +145,12 @@ pub fn list_policies(call: &Call) -> HandlerFuture<'_> {
         let mut policies: Vec<Value> = Vec::with_capacity(listing.items.len());
         for p in &listing.items {
             let custom = p.policy_type == PolicyType::Custom;
-            if !tag_filter.is_empty()
-                && !(custom
+            // System policies carry no tags, so a tag filter excludes them.
+            let keep = tag_filter.is_empty()
+                || (custom
                     && super::tags::matches_filter(call, "policy", &p.policy_name, &tag_filter)
-                        .await?)
-            {
+                        .await?);
+            if !keep {
                 continue;
             }
             let mut v = policy_json(p);

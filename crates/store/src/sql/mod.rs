@@ -195,6 +195,49 @@ impl SqlStore {
     }
 }
 
+/// Increments the account's authorization epoch: call in the same transaction as any change
+/// that can alter effective permissions.
+pub(crate) async fn bump_epoch(
+    tx: &mut Transaction<'static, Any>,
+    account: &rampart_model::AccountId,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE accounts SET authz_epoch = authz_epoch + 1 WHERE account_id = $1")
+        .bind(account.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Locks the account's row until the transaction ends, so per-account quota counts taken
+/// after it are exact under concurrency. `NotFound(Account)`.
+pub(crate) async fn lock_account(
+    tx: &mut Transaction<'static, Any>,
+    account: &rampart_model::AccountId,
+) -> Result<(), StoreError> {
+    let found: Option<String> = sqlx::query_scalar(
+        "UPDATE accounts SET account_id = account_id WHERE account_id = $1 RETURNING account_id",
+    )
+    .bind(account.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    found
+        .map(|_| ())
+        .ok_or(StoreError::NotFound(crate::error::Entity::Account))
+}
+
+/// `SELECT COUNT(*) …` with text parameters.
+pub(crate) async fn count(
+    tx: &mut Transaction<'static, Any>,
+    sql: &str,
+    binds: &[&str],
+) -> Result<i64, StoreError> {
+    let mut q = sqlx::query_scalar::<_, i64>(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -248,45 +291,3 @@ mod tests {
     }
 }
 
-/// Increments the account's authorization epoch: call in the same transaction as any change
-/// that can alter effective permissions.
-pub(crate) async fn bump_epoch(
-    tx: &mut Transaction<'static, Any>,
-    account: &rampart_model::AccountId,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE accounts SET authz_epoch = authz_epoch + 1 WHERE account_id = $1")
-        .bind(account.as_str())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Locks the account's row until the transaction ends, so per-account quota counts taken
-/// after it are exact under concurrency. `NotFound(Account)`.
-pub(crate) async fn lock_account(
-    tx: &mut Transaction<'static, Any>,
-    account: &rampart_model::AccountId,
-) -> Result<(), StoreError> {
-    let found: Option<String> = sqlx::query_scalar(
-        "UPDATE accounts SET account_id = account_id WHERE account_id = $1 RETURNING account_id",
-    )
-    .bind(account.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    found
-        .map(|_| ())
-        .ok_or(StoreError::NotFound(crate::error::Entity::Account))
-}
-
-/// `SELECT COUNT(*) …` with text parameters.
-pub(crate) async fn count(
-    tx: &mut Transaction<'static, Any>,
-    sql: &str,
-    binds: &[&str],
-) -> Result<i64, StoreError> {
-    let mut q = sqlx::query_scalar::<_, i64>(sql);
-    for b in binds {
-        q = q.bind(*b);
-    }
-    Ok(q.fetch_one(&mut **tx).await?)
-}

@@ -6,6 +6,9 @@
 //! not reachable the PostgreSQL half passes with a loud `SKIPPED` line on stderr, unless
 //! `RAMPART_REQUIRE_POSTGRES=1`.
 
+// Shared by several test binaries, each using a part.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
