@@ -9,7 +9,8 @@ use crate::call::Principal;
 use crate::errors::store_error;
 use crate::state::State;
 
-/// Establishes the caller of a signed request.
+/// Establishes the caller of a signed request; also returns its account's authorization
+/// epoch, read with the key so authorization needs no read of its own.
 ///
 /// Order matters: the nonce is spent only after the signature verified, so nobody can burn
 /// another client's nonces with forged requests, and an unknown key is reported before a bad
@@ -19,7 +20,7 @@ pub async fn authenticate(
     raw: &RawRequest,
     request: &ClassifiedRequest,
     now: Timestamp,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, i64), ApiError> {
     if matches!(request.scheme(), Scheme::Anonymous) {
         return Err(ApiError::missing_parameter("AccessKeyId"));
     }
@@ -31,8 +32,8 @@ pub async fn authenticate(
         return Err(ApiError::access_key_not_found());
     }
     let id = AccessKeyId::parse(key_id).map_err(|_| ApiError::access_key_not_found())?;
-    let key = match state.store.get_access_key(&id).await {
-        Ok(key) => key,
+    let (key, epoch) = match state.store.get_access_key_with_epoch(&id).await {
+        Ok(found) => found,
         Err(StoreError::NotFound(_)) => return Err(ApiError::access_key_not_found()),
         Err(e) => return Err(store_error(e)),
     };
@@ -61,7 +62,7 @@ pub async fn authenticate(
             return Err(ApiError::signature_nonce_used());
         }
     }
-    Ok(match key.owner {
+    let principal = match key.owner {
         KeyOwner::AccountRoot(account_id) => Principal::Root { account_id },
         KeyOwner::User {
             account_id,
@@ -72,5 +73,6 @@ pub async fn authenticate(
             user_id,
             user_name,
         },
-    })
+    };
+    Ok((principal, epoch))
 }

@@ -72,6 +72,7 @@ impl Authorizer {
         store: &dyn Store,
         master_key: &MasterKey,
         principal: &Principal,
+        epoch: i64,
         permission: &str,
         resources: &[String],
         facts: RequestFacts,
@@ -88,7 +89,7 @@ impl Authorizer {
             } => (account_id, user_id, user_name),
         };
         let set = self
-            .user_policies(store, account_id, user_id.as_str())
+            .user_policies(store, account_id, user_id.as_str(), epoch)
             .await?;
         let action = self.action(permission);
         let refs: Vec<&str> = resources.iter().map(String::as_str).collect();
@@ -124,8 +125,9 @@ impl Authorizer {
         store: &dyn Store,
         account_id: &AccountId,
         user_id: &str,
+        // Read with the caller's key in this request; see the module's invariant.
+        epoch: i64,
     ) -> Result<PolicySet, ApiError> {
-        let epoch = store.authz_epoch(account_id).await.map_err(store_error)?;
         let key = (account_id.clone(), format!("user:{user_id}"));
         if let Ok(cache) = self.cache.read() {
             if let Some(hit) = cache.get(&key) {

@@ -114,9 +114,9 @@ impl Api {
             .ok_or_else(|| fail(ApiError::invalid_action(), Some(product), format))?;
 
         let now = self.state.clock.now();
-        let principal = match action.access {
+        let (principal, epoch) = match action.access {
             Access::Anonymous if matches!(request.scheme(), rampart_wire::Scheme::Anonymous) => {
-                Principal::Anonymous
+                (Principal::Anonymous, 0)
             }
             _ => authenticate(&self.state, raw, &request, now)
                 .await
@@ -148,6 +148,7 @@ impl Api {
                     self.state.store.as_ref(),
                     &self.state.master_key,
                     &call.principal,
+                    epoch,
                     permission,
                     &resources,
                     facts,

@@ -362,3 +362,43 @@ async fn another_accounts_policies_cannot_be_attached_or_seen() {
     .await
     .ok();
 }
+
+#[tokio::test]
+async fn a_detach_on_one_node_is_seen_by_another_at_once() {
+    let a = Server::start().await;
+    let b = a.second_node().await;
+    let root = a.account("acme").await;
+    let alice = user_with_key(&a, &root, "alice").await;
+    a.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    // Node B compiles and caches alice's set.
+    b.call(&alice, "ListUsers", &[]).await.ok();
+    b.call(&alice, "ListUsers", &[]).await.ok();
+    a.call(
+        &root,
+        "DetachPolicyFromUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    b.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
+    // And a nonce spent on one node is spent on the other.
+    let raw = a.signed(&root, "ListUsers", &[], "cross-node-nonce");
+    a.send(raw.clone()).await.ok();
+    b.send(raw).await.err(400, "SignatureNonceUsed");
+}

@@ -44,7 +44,10 @@ fn rampart() -> Command {
 }
 
 /// Starts the server and waits for its "listening on" line.
-#[expect(clippy::zombie_processes, reason = "Running's Drop kills and waits for the child")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "Running's Drop kills and waits for the child"
+)]
 fn start(mut cmd: Command) -> Running {
     let mut child = cmd
         .args(["--listen", "127.0.0.1:0"])

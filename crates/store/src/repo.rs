@@ -132,6 +132,13 @@ pub trait AccessKeyRepo: Send + Sync {
     /// The key, its owner, status and sealed secret: what signature verification needs.
     async fn get_access_key(&self, id: &AccessKeyId) -> Result<AccessKey, StoreError>;
 
+    /// [`AccessKeyRepo::get_access_key`] and its account's authorization epoch in one read:
+    /// what authenticating and then authorizing a request needs.
+    async fn get_access_key_with_epoch(
+        &self,
+        id: &AccessKeyId,
+    ) -> Result<(AccessKey, i64), StoreError>;
+
     /// The owner's keys, oldest first. `NotFound(User | Account)` if the owner is unknown.
     async fn list_access_keys(&self, owner: KeyOwnerRef<'_>) -> Result<Vec<AccessKey>, StoreError>;
 

@@ -17,6 +17,7 @@ pub struct Server {
     pub clock: Arc<ManualClock>,
     pub store: SqlStore,
     pub master: Arc<MasterKey>,
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -53,7 +54,29 @@ impl Server {
             clock,
             store,
             master,
+            url,
             _dir: dir,
+        }
+    }
+
+    /// A second server process's view: its own store handle (own pool) and own caches on
+    /// the same database, as two nodes behind a load balancer.
+    pub async fn second_node(&self) -> Server {
+        let store = SqlStore::open(&self.url).await.unwrap();
+        let dyn_store: Arc<dyn Store> = Arc::new(store.clone());
+        let api = Api::new(
+            dyn_store,
+            Arc::clone(&self.master),
+            self.clock.clone() as Arc<dyn Clock>,
+            ApiOptions::default(),
+        );
+        Server {
+            api,
+            clock: self.clock.clone(),
+            store,
+            master: Arc::clone(&self.master),
+            url: self.url.clone(),
+            _dir: tempfile::tempdir().unwrap(),
         }
     }
 

@@ -2,12 +2,13 @@ use async_trait::async_trait;
 use rampart_model::{
     AccessKey, AccessKeyId, AccessKeyStatus, AccountId, KeyOwner, NewAccessKey, Timestamp, UserId,
 };
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::AnyPool;
 
 use super::errors::{already_exists, corrupt_id};
 use super::rows::{self, access_key_columns, name_key};
 use super::users::lock_user;
 use super::SqlStore;
+use super::WriteTx;
 use crate::error::{Entity, Quota, StoreError};
 use crate::repo::{AccessKeyRepo, KeyOwnerRef};
 
@@ -126,6 +127,25 @@ impl AccessKeyRepo for SqlStore {
         rows::access_key(&row)
     }
 
+    async fn get_access_key_with_epoch(
+        &self,
+        id: &AccessKeyId,
+    ) -> Result<(AccessKey, i64), StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            access_key_columns!(),
+            ", a.authz_epoch FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id ",
+            "JOIN accounts a ON a.account_id = k.account_id WHERE k.access_key_id = $1"
+        );
+        let row = sqlx::query(sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound(Entity::AccessKey))?;
+        let epoch: i64 = sqlx::Row::try_get(&row, "authz_epoch")?;
+        Ok((rows::access_key(&row)?, epoch))
+    }
+
     async fn list_access_keys(&self, owner: KeyOwnerRef<'_>) -> Result<Vec<AccessKey>, StoreError> {
         let owner = resolve_owner(&self.pool, owner).await?;
         let (account, user) = owner_binds(&owner);
@@ -228,10 +248,7 @@ async fn resolve_owner(pool: &AnyPool, owner: KeyOwnerRef<'_>) -> Result<KeyOwne
 
 /// Takes the account row's lock for the rest of the transaction: the root identity's
 /// counterpart of [`lock_user`], with the same invariant.
-async fn lock_account(
-    tx: &mut Transaction<'static, Any>,
-    account: &AccountId,
-) -> Result<(), StoreError> {
+async fn lock_account(tx: &mut WriteTx, account: &AccountId) -> Result<(), StoreError> {
     let locked = sqlx::query("UPDATE accounts SET account_id = account_id WHERE account_id = $1")
         .bind(account.as_str())
         .execute(&mut **tx)

@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use rampart_model::{
     AccessKey, AccessKeyStatus, Account, AccountId, KeyOwner, NewAccessKey, Timestamp,
 };
-use sqlx::{Any, Transaction};
 
 use super::errors::already_exists;
 use super::rows::{self, ACCOUNT_COLUMNS};
 use super::SqlStore;
+use super::WriteTx;
 use crate::error::{Entity, StoreError};
 use crate::page::{Listing, Page};
 use crate::repo::{AccountRepo, NewAccount};
@@ -90,7 +90,7 @@ impl AccountRepo for SqlStore {
     }
 }
 
-async fn fresh_account_id(tx: &mut Transaction<'static, Any>) -> Result<AccountId, StoreError> {
+async fn fresh_account_id(tx: &mut WriteTx) -> Result<AccountId, StoreError> {
     for _ in 0..ID_ATTEMPTS {
         let id = AccountId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
         let taken = sqlx::query("SELECT 1 FROM accounts WHERE account_id = $1")

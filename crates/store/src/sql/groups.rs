@@ -1,12 +1,13 @@
 use async_trait::async_trait;
 use rampart_model::{AccountId, Group, GroupId, Timestamp, User};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::accounts::ID_ATTEMPTS;
 use super::errors::{already_exists, corrupt_id};
 use super::rows::{self, name_key, time, user_columns};
 use super::users::lock_user;
+use super::WriteTx;
 use super::{bump_epoch, count, lock_account, SqlStore};
 use crate::error::{Entity, PrincipalKind, Quota, StoreError};
 use crate::page::{Listing, Page};
@@ -27,7 +28,7 @@ pub(super) fn group(row: &AnyRow) -> Result<Group, StoreError> {
 
 /// Finds a group and locks its row until the transaction ends (see `lock_user`).
 pub(super) async fn lock_group(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &AccountId,
     group_name: &str,
 ) -> Result<String, StoreError> {
@@ -42,7 +43,7 @@ pub(super) async fn lock_group(
     id.ok_or(StoreError::NotFound(Entity::Group))
 }
 
-async fn fresh_group_id(tx: &mut Transaction<'static, Any>) -> Result<GroupId, StoreError> {
+async fn fresh_group_id(tx: &mut WriteTx) -> Result<GroupId, StoreError> {
     for _ in 0..ID_ATTEMPTS {
         let id = GroupId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
         let taken = sqlx::query("SELECT 1 FROM groups WHERE group_id = $1")
@@ -318,7 +319,7 @@ impl GroupRepo for SqlStore {
 }
 
 pub(super) async fn has_attachments(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &AccountId,
     kind: PrincipalKind,
     principal_id: &str,

@@ -117,6 +117,37 @@ pub struct SqlStore {
     quotas: Quotas,
     /// Unix millis of the last opportunistic nonce purge by this process.
     last_nonce_purge: Arc<AtomicI64>,
+    /// SQLite: one writer at a time in this process, in arrival order. SQLite admits one
+    /// writer anyway; without the gate the others spin in its busy handler (sleeping up to
+    /// 100 ms between tries), which under load turns into second-long stalls. `None` on
+    /// PostgreSQL, whose row locks queue writers themselves.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction, holding this process's write gate (SQLite) until it ends. Dropping
+/// it without [`WriteTx::commit`] rolls back.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl fmt::Debug for SqlStore {
@@ -180,6 +211,7 @@ impl SqlStore {
             engine,
             quotas: options.quotas,
             last_nonce_purge: Arc::new(AtomicI64::new(0)),
+            write_gate: (engine == Engine::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
         })
     }
 
@@ -190,15 +222,20 @@ impl SqlStore {
 
     /// Starts a transaction that may write (see [`Engine::begin_write`]). Dropping it
     /// without commit rolls back, so an early `?` never leaves half a change.
-    async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin_with(self.engine.begin_write()).await?)
+    async fn begin(&self) -> Result<WriteTx, StoreError> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin_with(self.engine.begin_write()).await?;
+        Ok(WriteTx { tx, _gate: gate })
     }
 }
 
 /// Increments the account's authorization epoch: call in the same transaction as any change
 /// that can alter effective permissions.
 pub(crate) async fn bump_epoch(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &rampart_model::AccountId,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE accounts SET authz_epoch = authz_epoch + 1 WHERE account_id = $1")
@@ -211,7 +248,7 @@ pub(crate) async fn bump_epoch(
 /// Locks the account's row until the transaction ends, so per-account quota counts taken
 /// after it are exact under concurrency. `NotFound(Account)`.
 pub(crate) async fn lock_account(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &rampart_model::AccountId,
 ) -> Result<(), StoreError> {
     let found: Option<String> = sqlx::query_scalar(
@@ -226,11 +263,7 @@ pub(crate) async fn lock_account(
 }
 
 /// `SELECT COUNT(*) …` with text parameters.
-pub(crate) async fn count(
-    tx: &mut Transaction<'static, Any>,
-    sql: &str,
-    binds: &[&str],
-) -> Result<i64, StoreError> {
+pub(crate) async fn count(tx: &mut WriteTx, sql: &str, binds: &[&str]) -> Result<i64, StoreError> {
     let mut q = sqlx::query_scalar::<_, i64>(sql);
     for b in binds {
         q = q.bind(*b);
@@ -290,4 +323,3 @@ mod tests {
         }
     }
 }
-

@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use rampart_model::{AccountId, Policy, PolicyType, PolicyVersion, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::errors::already_exists;
 use super::groups::{group, lock_group};
 use super::roles::{lock_role, role};
 use super::rows::{self, name_key, time};
 use super::users::lock_user;
+use super::WriteTx;
 use super::{bump_epoch, count, lock_account, SqlStore};
 use crate::error::{Entity, PrincipalKind, Quota, StoreError};
 use crate::page::{Listing, Page};
@@ -74,7 +75,7 @@ fn version_row(row: &AnyRow, default: i64) -> Result<PolicyVersion, StoreError> 
 /// Locks a custom policy's row; returns its default version number. System policies are
 /// `NotFound` here: no request may change them.
 async fn lock_custom(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &AccountId,
     policy_name: &str,
 ) -> Result<i64, StoreError> {
@@ -91,7 +92,7 @@ async fn lock_custom(
 
 /// The principal's kind and id, its row locked until the transaction ends.
 async fn lock_principal(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &AccountId,
     principal: PrincipalRef<'_>,
 ) -> Result<(PrincipalKind, String), StoreError> {

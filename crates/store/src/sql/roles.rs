@@ -1,12 +1,13 @@
 use async_trait::async_trait;
 use rampart_model::{AccountId, Role, RoleId, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use super::accounts::ID_ATTEMPTS;
 use super::errors::{already_exists, corrupt_id};
 use super::groups::has_attachments;
 use super::rows::{self, name_key, time};
+use super::WriteTx;
 use super::{bump_epoch, count, lock_account, SqlStore};
 use crate::error::{Entity, PrincipalKind, Quota, StoreError};
 use crate::page::{Listing, Page};
@@ -33,7 +34,7 @@ pub(super) fn role(row: &AnyRow) -> Result<Role, StoreError> {
 }
 
 pub(super) async fn lock_role(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &AccountId,
     role_name: &str,
 ) -> Result<String, StoreError> {
@@ -48,7 +49,7 @@ pub(super) async fn lock_role(
     id.ok_or(StoreError::NotFound(Entity::Role))
 }
 
-async fn fresh_role_id(tx: &mut Transaction<'static, Any>) -> Result<RoleId, StoreError> {
+async fn fresh_role_id(tx: &mut WriteTx) -> Result<RoleId, StoreError> {
     for _ in 0..ID_ATTEMPTS {
         let id = RoleId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
         let taken = sqlx::query("SELECT 1 FROM roles WHERE role_id = $1")

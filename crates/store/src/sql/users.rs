@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 use rampart_model::{AccountId, Timestamp, User, UserId};
-use sqlx::{Any, Transaction};
 
 use super::accounts::ID_ATTEMPTS;
 use super::errors::already_exists;
 use super::rows::{self, name_key, user_columns};
 use super::SqlStore;
+use super::WriteTx;
 use crate::error::{Entity, StoreError};
 use crate::page::{Listing, Page};
 use crate::repo::{NewUser, UserRepo, UserUpdate};
@@ -224,7 +224,7 @@ impl UserRepo for SqlStore {
 /// no-op UPDATE is what takes the row lock (READ COMMITTED re-reads after the wait); on
 /// SQLite the transaction already holds the database write lock.
 pub(super) async fn lock_user(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut WriteTx,
     account: &AccountId,
     user_name: &str,
 ) -> Result<(UserId, String), StoreError> {
@@ -241,7 +241,7 @@ pub(super) async fn lock_user(
     Ok((user_id, user_name))
 }
 
-async fn fresh_user_id(tx: &mut Transaction<'static, Any>) -> Result<UserId, StoreError> {
+async fn fresh_user_id(tx: &mut WriteTx) -> Result<UserId, StoreError> {
     for _ in 0..ID_ATTEMPTS {
         let id = UserId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
         let taken = sqlx::query("SELECT 1 FROM users WHERE user_id = $1")
