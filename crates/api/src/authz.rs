@@ -69,14 +69,14 @@ impl Authorizer {
     /// Decides whether `principal` may perform `permission` on every one of `resources`.
     pub async fn check(
         &self,
-        store: &dyn Store,
-        master_key: &MasterKey,
+        keys: (&dyn Store, &MasterKey),
         principal: &Principal,
         epoch: i64,
         permission: &str,
         resources: &[String],
         facts: RequestFacts,
     ) -> Result<(), ApiError> {
+        let (store, master_key) = keys;
         let (account_id, user_id, user_name) = match principal {
             // The account owner may do everything in its own account; handlers only ever
             // reach the caller's own account, so nothing else needs checking.

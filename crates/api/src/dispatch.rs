@@ -131,30 +131,42 @@ impl Api {
             request_id: request_id.to_owned(),
             now,
         };
-        if let Access::Authorized {
-            permission,
-            resources,
-        } = action.access
-        {
+        let (permission, resources, own_keys) = match action.access {
+            Access::Authorized {
+                permission,
+                resources,
+            } => (Some(permission), Some(resources), false),
+            Access::OwnAccessKeys {
+                permission,
+                resources,
+            } => (Some(permission), Some(resources), true),
+            Access::Anonymous | Access::Authenticated => (None, None, false),
+        };
+        if let (Some(permission), Some(resources)) = (permission, resources) {
             let resources = resources(&call).map_err(|e| fail(e, Some(product), format))?;
-            let facts = RequestFacts {
-                source_ip: http.source_ip,
-                secure: http.secure,
-                now,
-            };
-            self.state
-                .authorizer
-                .check(
-                    self.state.store.as_ref(),
-                    &self.state.master_key,
-                    &call.principal,
-                    epoch,
-                    permission,
-                    &resources,
-                    facts,
-                )
-                .await
-                .map_err(|e| fail(e, Some(product), format))?;
+            let self_service = own_keys
+                && crate::ram::self_service_keys(&call, &resources)
+                    .await
+                    .map_err(|e| fail(e, Some(product), format))?;
+            if !self_service {
+                let facts = RequestFacts {
+                    source_ip: http.source_ip,
+                    secure: http.secure,
+                    now,
+                };
+                self.state
+                    .authorizer
+                    .check(
+                        (self.state.store.as_ref(), &self.state.master_key),
+                        &call.principal,
+                        epoch,
+                        permission,
+                        &resources,
+                        facts,
+                    )
+                    .await
+                    .map_err(|e| fail(e, Some(product), format))?;
+            }
         }
         let body = (action.handler)(&call)
             .await

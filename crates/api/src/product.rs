@@ -37,6 +37,13 @@ pub enum Access {
         permission: &'static str,
         resources: ResourceFn,
     },
+    /// As `Authorized`, except that a RAM user acting on its own AccessKeys needs no policy
+    /// when the account's security preference `AllowUserToManageAccessKeys` is on (RAM's
+    /// self-service rule).
+    OwnAccessKeys {
+        permission: &'static str,
+        resources: ResourceFn,
+    },
 }
 
 /// One row of an action table.
@@ -51,7 +58,9 @@ impl ActionSpec {
     /// The permission checked, for tables and documentation.
     pub fn permission(&self) -> Option<&'static str> {
         match self.access {
-            Access::Authorized { permission, .. } => Some(permission),
+            Access::Authorized { permission, .. } | Access::OwnAccessKeys { permission, .. } => {
+                Some(permission)
+            }
             _ => None,
         }
     }

@@ -402,3 +402,43 @@ async fn a_detach_on_one_node_is_seen_by_another_at_once() {
     a.send(raw.clone()).await.ok();
     b.send(raw).await.err(400, "SignatureNonceUsed");
 }
+
+#[tokio::test]
+async fn users_manage_their_own_keys_when_the_security_preference_allows() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    s.call(&root, "CreateUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    // RAM's default: users may not manage their own keys.
+    s.call(&alice, "ListAccessKeys", &[])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("AllowUserToManageAccessKeys", "true")],
+    )
+    .await
+    .ok();
+    let own = s.call(&alice, "ListAccessKeys", &[]).await.ok();
+    assert_eq!(own["AccessKeys"]["AccessKey"].as_array().unwrap().len(), 1);
+    s.call(&alice, "CreateAccessKey", &[("UserName", "ALICE")])
+        .await
+        .ok();
+    // Only her own: someone else's keys still need a policy.
+    s.call(&alice, "CreateAccessKey", &[("UserName", "bob")])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("AllowUserToManageAccessKeys", "False")],
+    )
+    .await
+    .ok();
+    s.call(&alice, "ListAccessKeys", &[])
+        .await
+        .err(403, "NoPermission");
+}

@@ -43,6 +43,33 @@ const fn row(
     }
 }
 
+const fn own_keys(name: &'static str, permission: &'static str, handler: Handler) -> ActionSpec {
+    ActionSpec {
+        name,
+        access: Access::OwnAccessKeys {
+            permission,
+            resources: user_or_self_resource,
+        },
+        handler,
+    }
+}
+
+/// Whether a call on AccessKeys is a RAM user's self-service on its own keys that the
+/// account's security preference allows without any policy.
+pub async fn self_service_keys(call: &Call, resources: &[String]) -> Result<bool, ApiError> {
+    let crate::call::Principal::User { user_name, .. } = &call.principal else {
+        return Ok(false);
+    };
+    let own = call.arn("user", user_name)?;
+    // User names compare case-insensitively, as everywhere in RAM.
+    if resources.len() != 1 || !resources[0].eq_ignore_ascii_case(&own) {
+        return Ok(false);
+    }
+    Ok(people::security_preference(call)
+        .await?
+        .allow_user_to_manage_access_keys)
+}
+
 // Resource rules and handlers that need an argument, as plain functions for the table.
 
 fn typed_policy(call: &Call) -> Result<Vec<String>, ApiError> {
@@ -130,34 +157,29 @@ pub static RAM: Product = Product {
         ),
         row("ListUsers", "ram:ListUsers", all_users, users::list_users),
         // AccessKeys
-        row(
+        own_keys(
             "CreateAccessKey",
             "ram:CreateAccessKey",
-            user_or_self_resource,
             keys::create_access_key,
         ),
-        row(
+        own_keys(
             "ListAccessKeys",
             "ram:ListAccessKeys",
-            user_or_self_resource,
             keys::list_access_keys,
         ),
-        row(
+        own_keys(
             "UpdateAccessKey",
             "ram:UpdateAccessKey",
-            user_or_self_resource,
             keys::update_access_key,
         ),
-        row(
+        own_keys(
             "DeleteAccessKey",
             "ram:DeleteAccessKey",
-            user_or_self_resource,
             keys::delete_access_key,
         ),
-        row(
+        own_keys(
             "GetAccessKeyLastUsed",
             "ram:GetAccessKeyLastUsed",
-            user_or_self_resource,
             keys::get_access_key_last_used,
         ),
         // Groups
