@@ -48,7 +48,7 @@ pub use repo_iam::{
     PolicyEntities, PolicyRef, PolicyRepo, PrincipalKey, PrincipalRef, RoleRepo, RoleUpdate,
 };
 pub use repo_people::{
-    LoginProfileRepo, LoginProfileUpdate, MfaRepo, NewLoginProfile, ResourceTag, SettingsRepo,
-    TagRepo,
+    LoginProfileRepo, LoginProfileUpdate, MfaRepo, NewLoginProfile, PasswordHistoryEntry,
+    ResourceTag, SettingsRepo, TagRepo, TotpUse, TOTP_STEPS_KEPT,
 };
 pub use sql::{Quotas, SqlStore, StoreOptions};

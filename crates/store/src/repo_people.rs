@@ -36,6 +36,32 @@ impl std::fmt::Debug for LoginProfileUpdate {
     }
 }
 
+/// A password a login profile was given, for `PasswordReusePrevention`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHistoryEntry {
+    /// The PHC string stored at the time; never a plain password.
+    pub password_hash: String,
+    pub set_date: Timestamp,
+}
+
+impl std::fmt::Debug for PasswordHistoryEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the hash: it is still worth an offline guessing attack.
+        f.debug_struct("PasswordHistoryEntry")
+            .field("set_date", &self.set_date)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a TOTP code (one time step of one device) was accepted before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpUse {
+    /// First use: the code may be accepted.
+    Fresh,
+    /// Already accepted once: refuse it (`CheckAuthenticationCodeFail`).
+    Replayed,
+}
+
 /// One tag of one resource, as `ListTagResources` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceTag {
@@ -73,6 +99,16 @@ pub trait LoginProfileRepo: Send + Sync {
         account: &AccountId,
         user_name: &str,
     ) -> Result<(), StoreError>;
+    /// The passwords the user's login profile was given, newest first, at most `limit`
+    /// (the store keeps the newest 24). Written by `create_login_profile` and by
+    /// `update_login_profile` with a password, in the same transaction; kept when the login
+    /// profile is deleted, removed with the user. `NotFound(User)`.
+    async fn list_password_history(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        limit: u32,
+    ) -> Result<Vec<PasswordHistoryEntry>, StoreError>;
 }
 
 #[async_trait]
@@ -111,18 +147,21 @@ pub trait MfaRepo: Send + Sync {
         &self,
         account: &AccountId,
     ) -> Result<Vec<VirtualMfaDevice>, StoreError>;
-    /// By device name. `NotFound(VirtualMFADevice)`.
+    /// By device name or serial number (`acs:ram::<account>:mfa/<name>`; a serial of
+    /// another account is not found). `NotFound(VirtualMFADevice)`.
     async fn get_virtual_mfa_device(
         &self,
         account: &AccountId,
         name: &str,
     ) -> Result<VirtualMfaDevice, StoreError>;
+    /// `device` is the name or the serial number. `NotFound(VirtualMFADevice)`;
     /// `DeleteConflict { VirtualMFADevice, User }` while bound.
     async fn delete_virtual_mfa_device(
         &self,
         account: &AccountId,
         name: &str,
     ) -> Result<(), StoreError>;
+    /// `device_name` may also be the serial number.
     /// `NotFound(User | VirtualMFADevice)`; `AlreadyExists(UserMFADevice)` if the user has a
     /// device; `AlreadyExists(VirtualMFADeviceUser)` if the device is bound to someone.
     async fn bind_mfa_device(
@@ -144,7 +183,21 @@ pub trait MfaRepo: Send + Sync {
         account: &AccountId,
         user_name: &str,
     ) -> Result<VirtualMfaDevice, StoreError>;
+    /// Records that the device accepted the code of TOTP time `step` (Unix seconds / 30)
+    /// and says whether it had accepted it before: each code works at most once, atomically
+    /// across processes. Steps more than [`TOTP_STEPS_KEPT`] below `step` are forgotten, so
+    /// callers must only accept codes for steps near now. `device` is the name or the serial
+    /// number. `NotFound(VirtualMFADevice)`.
+    async fn record_totp_use(
+        &self,
+        account: &AccountId,
+        device: &str,
+        step: u64,
+    ) -> Result<TotpUse, StoreError>;
 }
+
+/// How many TOTP steps back [`MfaRepo::record_totp_use`] remembers (10 minutes).
+pub const TOTP_STEPS_KEPT: u64 = 20;
 
 #[async_trait]
 pub trait TagRepo: Send + Sync {
@@ -166,7 +219,8 @@ pub trait TagRepo: Send + Sync {
         keys: Option<&[String]>,
     ) -> Result<(), StoreError>;
     /// Tags in (resource name, key) order, filtered by resource names and tag keys when
-    /// given.
+    /// given (an empty filter matches nothing). The marker resumes after the last
+    /// (resource name, key) pair returned.
     async fn list_tag_resources(
         &self,
         account: &AccountId,

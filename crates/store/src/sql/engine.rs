@@ -40,6 +40,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "people",
         include_str!("../../migrations/sqlite/0003_people.sql"),
     ),
+    (
+        4,
+        "people_history",
+        include_str!("../../migrations/sqlite/0004_people_history.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -57,6 +62,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         3,
         "people",
         include_str!("../../migrations/postgres/0003_people.sql"),
+    ),
+    (
+        4,
+        "people_history",
+        include_str!("../../migrations/postgres/0004_people_history.sql"),
     ),
 ];
 

@@ -6,13 +6,62 @@ use sqlx::Row;
 use super::errors::already_exists;
 use super::rows::{name_key, time};
 use super::users::lock_user;
+use super::WriteTx;
 use super::{count, lock_account, SqlStore};
 use crate::error::{Entity, Quota, StoreError};
 use crate::page::{Listing, Page};
 use crate::repo_people::{
-    LoginProfileRepo, LoginProfileUpdate, MfaRepo, NewLoginProfile, ResourceTag, SettingsRepo,
-    TagRepo,
+    LoginProfileRepo, LoginProfileUpdate, MfaRepo, NewLoginProfile, PasswordHistoryEntry,
+    ResourceTag, SettingsRepo, TagRepo, TotpUse, TOTP_STEPS_KEPT,
 };
+
+/// Passwords kept per user in `password_history`: RAM's largest `PasswordReusePrevention`.
+const PASSWORD_HISTORY_KEPT: i64 = 24;
+
+/// Appends a password to the user's history and trims it to [`PASSWORD_HISTORY_KEPT`].
+/// Called inside the transaction that sets the password, after [`lock_user`].
+async fn remember_password(
+    tx: &mut WriteTx,
+    account: &AccountId,
+    user_id: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO password_history (account_id, user_id, password_hash, set_date) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(account.as_str())
+    .bind(user_id)
+    .bind(password_hash)
+    .bind(now.unix_millis())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM password_history WHERE user_id = $1 AND history_id NOT IN \
+         (SELECT history_id FROM password_history WHERE user_id = $1 \
+          ORDER BY history_id DESC LIMIT $2)",
+    )
+    .bind(user_id)
+    .bind(PASSWORD_HISTORY_KEPT)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The lookup key of a device named by its name or by its serial number
+/// `acs:ram::<account>:mfa/<name>`. A serial of another account, or a malformed one, is
+/// `NotFound`: device names cannot contain `:`, so nothing else could match it.
+fn device_key(account: &AccountId, device: &str) -> Result<String, StoreError> {
+    match device.strip_prefix("acs:ram::") {
+        None => Ok(name_key(device)),
+        Some(rest) => rest
+            .split_once(":mfa/")
+            .filter(|(owner, name)| *owner == account.as_str() && !name.is_empty())
+            .map(|(_, name)| name_key(name))
+            .ok_or(StoreError::NotFound(Entity::VirtualMfaDevice)),
+    }
+}
 
 fn profile(row: &AnyRow) -> Result<LoginProfile, StoreError> {
     let reset: i64 = row.try_get("password_reset_required")?;
@@ -56,6 +105,7 @@ impl LoginProfileRepo for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(already_exists(Entity::LoginProfile))?;
+        remember_password(&mut tx, account, user_id.as_str(), &new.password_hash, now).await?;
         tx.commit().await?;
         Ok(LoginProfile {
             user_name: name,
@@ -90,6 +140,7 @@ impl LoginProfileRepo for SqlStore {
     ) -> Result<LoginProfile, StoreError> {
         let mut tx = self.begin().await?;
         let (user_id, _) = lock_user(&mut tx, account, user_name).await?;
+        let new_hash = update.password_hash.clone();
         let changed = sqlx::query(
             "UPDATE login_profiles SET password_hash = COALESCE($2, password_hash), \
              password_reset_required = COALESCE($3, password_reset_required), \
@@ -106,6 +157,9 @@ impl LoginProfileRepo for SqlStore {
         .rows_affected();
         if changed == 0 {
             return Err(StoreError::NotFound(Entity::LoginProfile));
+        }
+        if let Some(hash) = &new_hash {
+            remember_password(&mut tx, account, user_id.as_str(), hash, now).await?;
         }
         let row = sqlx::query(&format!("{PROFILE_SELECT} WHERE p.user_id = $1"))
             .bind(user_id.as_str())
@@ -132,6 +186,32 @@ impl LoginProfileRepo for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_password_history(
+        &self,
+        account: &AccountId,
+        user_name: &str,
+        limit: u32,
+    ) -> Result<Vec<PasswordHistoryEntry>, StoreError> {
+        let user_id = self.user_id_of(account, user_name).await?;
+        let found: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT password_hash, set_date FROM password_history WHERE user_id = $1 \
+             ORDER BY history_id DESC LIMIT $2",
+        )
+        .bind(user_id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .into_iter()
+            .map(|(password_hash, set_date)| {
+                Ok(PasswordHistoryEntry {
+                    password_hash,
+                    set_date: time(set_date)?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -305,7 +385,7 @@ impl MfaRepo for SqlStore {
             "{MFA_SELECT} WHERE d.account_id = $1 AND d.device_name_key = $2"
         ))
         .bind(account.as_str())
-        .bind(name_key(name))
+        .bind(device_key(account, name)?)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound(Entity::VirtualMfaDevice))?;
@@ -317,12 +397,13 @@ impl MfaRepo for SqlStore {
         account: &AccountId,
         name: &str,
     ) -> Result<(), StoreError> {
+        let key = device_key(account, name)?;
         let mut tx = self.begin().await?;
         let bound: Option<Option<String>> = sqlx::query_scalar(
             "SELECT user_id FROM mfa_devices WHERE account_id = $1 AND device_name_key = $2",
         )
         .bind(account.as_str())
-        .bind(name_key(name))
+        .bind(key.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         match bound {
@@ -341,7 +422,7 @@ impl MfaRepo for SqlStore {
              AND user_id IS NULL",
         )
         .bind(account.as_str())
-        .bind(name_key(name))
+        .bind(key.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -362,6 +443,7 @@ impl MfaRepo for SqlStore {
         device_name: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let key = device_key(account, device_name)?;
         let mut tx = self.begin().await?;
         let (user_id, _) = lock_user(&mut tx, account, user_name).await?;
         let has = count(
@@ -377,7 +459,7 @@ impl MfaRepo for SqlStore {
             "SELECT user_id FROM mfa_devices WHERE account_id = $1 AND device_name_key = $2",
         )
         .bind(account.as_str())
-        .bind(name_key(device_name))
+        .bind(key.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         match bound {
@@ -390,7 +472,7 @@ impl MfaRepo for SqlStore {
              AND device_name_key = $2 AND user_id IS NULL",
         )
         .bind(account.as_str())
-        .bind(name_key(device_name))
+        .bind(key.as_str())
         .bind(user_id.as_str())
         .bind(now.unix_millis())
         .execute(&mut *tx)
@@ -439,6 +521,58 @@ impl MfaRepo for SqlStore {
             .await?
             .ok_or(StoreError::NotFound(Entity::UserMfaDevice))?;
         device(&row)
+    }
+
+    async fn record_totp_use(
+        &self,
+        account: &AccountId,
+        device: &str,
+        step: u64,
+    ) -> Result<TotpUse, StoreError> {
+        let key = device_key(account, device)?;
+        let step = i64::try_from(step)
+            .map_err(|_| StoreError::Internal("TOTP step out of range".to_owned()))?;
+        let kept = i64::try_from(TOTP_STEPS_KEPT).unwrap_or(i64::MAX);
+        let mut tx = self.begin().await?;
+        // Takes the device's row lock (as lock_user does for users): a concurrent delete of
+        // the device cannot slip between the check and the insert.
+        let found: Option<String> = sqlx::query_scalar(
+            "UPDATE mfa_devices SET device_name_key = device_name_key \
+             WHERE account_id = $1 AND device_name_key = $2 RETURNING device_name_key",
+        )
+        .bind(account.as_str())
+        .bind(key.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(Entity::VirtualMfaDevice));
+        }
+        sqlx::query(
+            "DELETE FROM totp_uses WHERE account_id = $1 AND device_name_key = $2 AND step < $3",
+        )
+        .bind(account.as_str())
+        .bind(key.as_str())
+        .bind(step.saturating_sub(kept))
+        .execute(&mut *tx)
+        .await?;
+        // INVARIANT: the primary key (account_id, device_name_key, step) is the replay
+        // check; of two concurrent uses of one code exactly one inserts the row.
+        let inserted = sqlx::query(
+            "INSERT INTO totp_uses (account_id, device_name_key, step) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, device_name_key, step) DO NOTHING",
+        )
+        .bind(account.as_str())
+        .bind(key.as_str())
+        .bind(step)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(if inserted == 0 {
+            TotpUse::Replayed
+        } else {
+            TotpUse::Fresh
+        })
     }
 }
 
@@ -540,31 +674,60 @@ impl TagRepo for SqlStore {
         keys: Option<&[String]>,
         page: &Page,
     ) -> Result<Listing<ResourceTag>, StoreError> {
-        // Filters are applied here rather than in SQL: a resource has at most 20 tags and
-        // the lists are short, and this keeps one portable statement.
-        let found = sqlx::query(
+        // Resumes after the (name key, tag key) pair in the marker. Compared as a pair, not
+        // as one concatenated string: `-` and `.` sort before the separator, so "a-b/k"
+        // would come before "a/k" as text although "a" < "a-b" as names. Resource names
+        // never contain `/`, so the first one separates the two.
+        let (after_name, after_key) = page
+            .after_key()
+            .split_once('/')
+            .unwrap_or((page.after_key(), ""));
+        let name_keys: Option<Vec<String>> = names.map(|n| n.iter().map(|s| name_key(s)).collect());
+        if name_keys.as_ref().is_some_and(Vec::is_empty) || keys.is_some_and(<[String]>::is_empty) {
+            return Ok(Listing {
+                items: Vec::new(),
+                marker: None,
+            });
+        }
+        let mut sql = String::from(
             "SELECT resource_name, resource_name_key, tag_key, tag_value FROM resource_tags \
              WHERE account_id = $1 AND resource_type = $2 \
-             AND (resource_name_key || '/' || tag_key) > $3 \
-             ORDER BY resource_name_key, tag_key",
-        )
-        .bind(account.as_str())
-        .bind(resource_type)
-        .bind(page.after_key())
-        .fetch_all(&self.pool)
-        .await?;
-        let name_keys: Option<Vec<String>> = names.map(|n| n.iter().map(|s| name_key(s)).collect());
-        let max = usize::try_from(page.max_items()).unwrap_or(usize::MAX);
-        let mut rows = Vec::new();
+             AND (resource_name_key > $3 OR (resource_name_key = $3 AND tag_key > $4))",
+        );
+        let mut next = 5;
+        let mut in_list = |sql: &mut String, column: &str, n: usize| {
+            let list: Vec<String> = (next..next + n).map(|i| format!("${i}")).collect();
+            next += n;
+            sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+        };
+        if let Some(n) = &name_keys {
+            in_list(&mut sql, "resource_name_key", n.len());
+        }
+        if let Some(k) = keys {
+            in_list(&mut sql, "tag_key", k.len());
+        }
+        sql.push_str(&format!(
+            " ORDER BY resource_name_key, tag_key LIMIT ${next}"
+        ));
+        let mut query = sqlx::query(&sql)
+            .bind(account.as_str())
+            .bind(resource_type)
+            .bind(after_name)
+            .bind(after_key);
+        for n in name_keys.iter().flatten() {
+            query = query.bind(n.as_str());
+        }
+        for k in keys.into_iter().flatten() {
+            query = query.bind(k.as_str());
+        }
+        let found = query
+            .bind(i64::from(page.max_items()) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut rows = Vec::with_capacity(found.len());
         for r in &found {
             let nk: String = r.try_get("resource_name_key")?;
             let tk: String = r.try_get("tag_key")?;
-            if name_keys.as_ref().is_some_and(|n| !n.contains(&nk)) {
-                continue;
-            }
-            if keys.is_some_and(|k| !k.contains(&tk)) {
-                continue;
-            }
             rows.push((
                 format!("{nk}/{tk}"),
                 ResourceTag {
@@ -574,9 +737,6 @@ impl TagRepo for SqlStore {
                     tag_value: r.try_get("tag_value")?,
                 },
             ));
-            if rows.len() > max {
-                break;
-            }
         }
         let listing = Listing::from_rows(rows, page, |(k, _)| k.clone());
         Ok(Listing {
