@@ -30,6 +30,8 @@ pub struct NewRole {
     pub assume_role_policy_document: String,
     pub max_session_duration: u32,
     pub allow_console_login: bool,
+    /// Stored with the role, in the same transaction.
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct NewPolicy {
     pub policy_name: String,
     pub description: String,
     pub document: String,
+    /// Stored with the policy, in the same transaction.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A principal a policy is attached to, by name.

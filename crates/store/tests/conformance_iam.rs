@@ -106,6 +106,7 @@ fn role(name: &str) -> NewRole {
         assume_role_policy_document: "{}".into(),
         max_session_duration: 3600,
         allow_console_login: false,
+        tags: Vec::new(),
     }
 }
 
@@ -114,6 +115,7 @@ fn policy(name: &str, doc: &str) -> NewPolicy {
         policy_name: name.into(),
         description: String::new(),
         document: doc.into(),
+        tags: Vec::new(),
     }
 }
 

@@ -303,6 +303,15 @@ impl PolicyRepo for SqlStore {
         .bind(now.unix_millis())
         .execute(&mut *tx)
         .await?;
+        super::people::put_tags(
+            &mut tx,
+            account,
+            "policy",
+            &new.policy_name,
+            &new.tags,
+            self.quotas.tags_per_resource,
+        )
+        .await?;
         tx.commit().await?;
         Ok((
             Policy {
