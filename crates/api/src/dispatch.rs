@@ -131,23 +131,26 @@ impl Api {
             request_id: request_id.to_owned(),
             now,
         };
-        let (permission, resources, own_keys) = match action.access {
+        let (permission, resources, preference) = match action.access {
             Access::Authorized {
                 permission,
                 resources,
-            } => (Some(permission), Some(resources), false),
-            Access::OwnAccessKeys {
+            } => (Some(permission), Some(resources), None),
+            Access::SelfService {
                 permission,
                 resources,
-            } => (Some(permission), Some(resources), true),
-            Access::Anonymous | Access::Authenticated => (None, None, false),
+                preference,
+            } => (Some(permission), Some(resources), Some(preference)),
+            Access::Anonymous | Access::Authenticated => (None, None, None),
         };
         if let (Some(permission), Some(resources)) = (permission, resources) {
             let resources = resources(&call).map_err(|e| fail(e, Some(product), format))?;
-            let self_service = own_keys
-                && crate::ram::self_service_keys(&call, &resources)
+            let self_service = match preference {
+                Some(preference) => crate::ram::self_service(&call, &resources, preference)
                     .await
-                    .map_err(|e| fail(e, Some(product), format))?;
+                    .map_err(|e| fail(e, Some(product), format))?,
+                None => false,
+            };
             if !self_service {
                 let facts = RequestFacts {
                     source_ip: http.source_ip,

@@ -37,13 +37,23 @@ pub enum Access {
         permission: &'static str,
         resources: ResourceFn,
     },
-    /// As `Authorized`, except that a RAM user acting on its own AccessKeys needs no policy
-    /// when the account's security preference `AllowUserToManageAccessKeys` is on (RAM's
-    /// self-service rule).
-    OwnAccessKeys {
+    /// As `Authorized`, except that a RAM user acting on itself needs no policy when the
+    /// account's security preference allows that kind of self-service (RAM's rule): every
+    /// user among the resources must be the caller.
+    SelfService {
         permission: &'static str,
         resources: ResourceFn,
+        preference: SelfServicePreference,
     },
+}
+
+/// The security-preference switch that opens a self-service action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelfServicePreference {
+    /// `AllowUserToManageAccessKeys`.
+    AccessKeys,
+    /// `AllowUserToManageMFADevices`.
+    MfaDevices,
 }
 
 /// One row of an action table.
@@ -58,7 +68,7 @@ impl ActionSpec {
     /// The permission checked, for tables and documentation.
     pub fn permission(&self) -> Option<&'static str> {
         match self.access {
-            Access::Authorized { permission, .. } | Access::OwnAccessKeys { permission, .. } => {
+            Access::Authorized { permission, .. } | Access::SelfService { permission, .. } => {
                 Some(permission)
             }
             _ => None,

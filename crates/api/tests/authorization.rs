@@ -442,3 +442,40 @@ async fn users_manage_their_own_keys_when_the_security_preference_allows() {
         .await
         .err(403, "NoPermission");
 }
+
+#[tokio::test]
+async fn users_manage_their_own_mfa_by_default_and_no_one_elses() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = user_with_key(&s, &root, "alice").await;
+    s.call(&root, "CreateUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    // Allowed (RAM's default AllowUserToManageMFADevices=true): she has no device.
+    s.call(&alice, "GetUserMFAInfo", &[("UserName", "alice")])
+        .await
+        .err(404, "EntityNotExist.User.MFADevice");
+    s.call(
+        &alice,
+        "CreateVirtualMFADevice",
+        &[("VirtualMFADeviceName", "alice-phone")],
+    )
+    .await
+    .ok();
+    s.call(&alice, "GetUserMFAInfo", &[("UserName", "bob")])
+        .await
+        .err(403, "NoPermission");
+    s.call(&alice, "UnbindMFADevice", &[("UserName", "bob")])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("AllowUserToManageMFADevices", "false")],
+    )
+    .await
+    .ok();
+    s.call(&alice, "GetUserMFAInfo", &[("UserName", "alice")])
+        .await
+        .err(403, "NoPermission");
+}

@@ -30,6 +30,8 @@ pub struct NewRole {
     pub assume_role_policy_document: String,
     pub max_session_duration: u32,
     pub allow_console_login: bool,
+    /// Stored with the role, in the same transaction.
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct NewPolicy {
     pub policy_name: String,
     pub description: String,
     pub document: String,
+    /// Stored with the policy, in the same transaction.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A principal a policy is attached to, by name.
@@ -309,8 +313,16 @@ pub trait PolicyRepo: Send + Sync {
         principal: &PrincipalKey,
     ) -> Result<Vec<EffectivePolicy>, StoreError>;
 
-    /// The account's authorization epoch. INVARIANT: every change that can alter anyone's
-    /// effective policies in the account increments it in the change's own transaction, so
-    /// a cache keyed by the epoch is never stale.
+    /// The account's authorization epoch (one primary-key row). INVARIANT: every change that
+    /// can alter anyone's effective policies in the account increments it in the change's
+    /// own transaction, so a cache keyed by the epoch is never stale, whichever process made
+    /// the change: attach and detach, membership add and remove, a new default version
+    /// (set or created as default), version deletion (also by rotation), deletion of a
+    /// policy, user, group or role, a role's trust policy update, a user or group rename,
+    /// and (for every account at once) a changed system policy document. Reads and failed
+    /// changes never move it. `NotFound(Account)`.
+    ///
+    /// Read the epoch *before* loading what it guards: a set loaded after the read is at
+    /// least as new as the epoch it is cached under.
     async fn authz_epoch(&self, account: &AccountId) -> Result<i64, StoreError>;
 }

@@ -13,7 +13,7 @@ use rampart_model::{AccountId, MasterKey, NewAccessKey, PolicyType, Timestamp};
 use rampart_store::{
     Entity, GroupUpdate, LoginProfileUpdate, Marker, NewAccount, NewGroup, NewLoginProfile,
     NewPolicy, NewRole, NewUser, Page, PolicyRef, PrincipalKey, PrincipalRef, Quota, RoleUpdate,
-    Store, StoreError,
+    Store, StoreError, UserUpdate,
 };
 use support::Backend;
 
@@ -56,6 +56,11 @@ conformance!(
     login_profiles_settings_and_alias,
     mfa_devices_bind_once,
     tags_are_all_or_nothing_and_limited,
+    epoch_moves_on_every_permission_change_and_is_shared,
+    system_and_custom_attachment_limits_are_separate,
+    limits_hold_under_concurrency,
+    attach_races_policy_deletion_safely,
+    effective_policies_are_per_principal,
 );
 
 fn t0() -> Timestamp {
@@ -101,6 +106,7 @@ fn role(name: &str) -> NewRole {
         assume_role_policy_document: "{}".into(),
         max_session_duration: 3600,
         allow_console_login: false,
+        tags: Vec::new(),
     }
 }
 
@@ -109,6 +115,7 @@ fn policy(name: &str, doc: &str) -> NewPolicy {
         policy_name: name.into(),
         description: String::new(),
         document: doc.into(),
+        tags: Vec::new(),
     }
 }
 
@@ -948,4 +955,420 @@ async fn tags_are_all_or_nothing_and_limited(b: &Backend) {
         .await
         .unwrap();
     assert!(s.tags_for(&acct, "role", "r1").await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Authorization epoch, limits and races
+
+async fn epoch_moves_on_every_permission_change_and_is_shared(b: &Backend) {
+    let s: &dyn Store = &b.store;
+    // Another server process on the same database.
+    let other = b.reopen().await;
+    let o: &dyn Store = &other;
+    let acct = account(s, "acme").await;
+    user(s, &acct, "alice").await;
+    user(s, &acct, "bob").await;
+    s.create_group(&acct, group("devs"), t0()).await.unwrap();
+    s.create_role(&acct, role("ops"), t0()).await.unwrap();
+    s.create_policy(&acct, policy("p", "v1"), t0())
+        .await
+        .unwrap();
+    s.upsert_system_policy("ReadOnlyAccess", "", "R1", t0())
+        .await
+        .unwrap();
+
+    let mut epoch = s.authz_epoch(&acct).await.unwrap();
+    macro_rules! bumps {
+        ($e:expr) => {{
+            $e.await.unwrap();
+            let now = s.authz_epoch(&acct).await.unwrap();
+            assert!(now > epoch, "{} did not bump the epoch", stringify!($e));
+            assert_eq!(
+                o.authz_epoch(&acct).await.unwrap(),
+                now,
+                "another handle reads the same epoch"
+            );
+            epoch = now;
+        }};
+    }
+    macro_rules! keeps {
+        ($e:expr) => {{
+            $e.await.unwrap();
+            assert_eq!(
+                s.authz_epoch(&acct).await.unwrap(),
+                epoch,
+                "{} changed the epoch",
+                stringify!($e)
+            );
+        }};
+    }
+    let alice = PrincipalKey::User(
+        s.get_user(&acct, "alice")
+            .await
+            .unwrap()
+            .user_id
+            .to_string(),
+    );
+
+    // Reads never move it.
+    keeps!(s.get_user(&acct, "alice"));
+    keeps!(s.get_group(&acct, "devs"));
+    keeps!(s.list_groups(&acct, &Page::default()));
+    keeps!(s.list_groups_for_user(&acct, "alice"));
+    keeps!(s.list_users_for_group(&acct, "devs", &Page::default()));
+    keeps!(s.get_policy(&acct, custom("p")));
+    keeps!(s.list_policies(&acct, None, &Page::default()));
+    keeps!(s.list_policy_versions(&acct, custom("p")));
+    keeps!(s.list_policies_for(&acct, PrincipalRef::User("alice")));
+    keeps!(s.list_entities_for_policy(&acct, custom("p")));
+    keeps!(s.effective_policies(&acct, &alice));
+    // Nor does re-installing an unchanged system policy.
+    keeps!(s.upsert_system_policy("ReadOnlyAccess", "", "R1", t0()));
+
+    bumps!(s.add_user_to_group(&acct, "devs", "alice", t0()));
+    bumps!(s.attach_policy(&acct, PrincipalRef::Group("devs"), custom("p"), None, t0()));
+    bumps!(o.attach_policy(
+        &acct,
+        PrincipalRef::User("alice"),
+        system("ReadOnlyAccess"),
+        None,
+        t0()
+    ));
+    // A changed system policy document: seen by every account, through every handle.
+    bumps!(o.upsert_system_policy("ReadOnlyAccess", "", "R2", t0()));
+    let docs: Vec<String> = s
+        .effective_policies(&acct, &alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.document)
+        .collect();
+    assert!(docs.contains(&"R2".to_owned()), "{docs:?}");
+    bumps!(s.update_user(
+        &acct,
+        "alice",
+        UserUpdate {
+            new_user_name: Some("alice2".into()),
+            ..UserUpdate::default()
+        },
+        t0()
+    ));
+    bumps!(s.update_group(
+        &acct,
+        "devs",
+        GroupUpdate {
+            new_group_name: Some("devs2".into()),
+            new_comments: None,
+        },
+        t0()
+    ));
+    let via: Vec<Option<String>> = s
+        .effective_policies(&acct, &alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.via_group)
+        .collect();
+    assert!(via.contains(&Some("devs2".to_owned())), "{via:?}");
+    // Versions: a new default, rotation, deletion.
+    bumps!(s.create_policy_version(&acct, "p", "v2", true, false, t0()));
+    for i in 3..=5 {
+        s.create_policy_version(&acct, "p", &format!("v{i}"), false, false, t0())
+            .await
+            .unwrap();
+        epoch = s.authz_epoch(&acct).await.unwrap();
+    }
+    bumps!(s.create_policy_version(&acct, "p", "v6", false, true, t0()));
+    bumps!(s.delete_policy_version(&acct, "p", "v3"));
+    bumps!(s.set_default_policy_version(&acct, "p", "v4", t0()));
+    // Deletions of principals and policies.
+    bumps!(s.detach_policy(&acct, PrincipalRef::Group("devs2"), custom("p"), None));
+    bumps!(s.detach_policy(
+        &acct,
+        PrincipalRef::User("alice2"),
+        system("ReadOnlyAccess"),
+        None
+    ));
+    bumps!(s.remove_user_from_group(&acct, "devs2", "alice2"));
+    bumps!(s.delete_group(&acct, "devs2"));
+    bumps!(s.delete_user(&acct, "alice2"));
+    bumps!(s.delete_policy(&acct, "p", true));
+    bumps!(s.update_role(
+        &acct,
+        "ops",
+        RoleUpdate {
+            new_assume_role_policy_document: Some("{\"v\":2}".into()),
+            ..RoleUpdate::default()
+        },
+        t0()
+    ));
+    bumps!(s.delete_role(&acct, "ops"));
+    // A failed change leaves it alone.
+    assert!(s.delete_user(&acct, "nobody").await.is_err());
+    assert_eq!(s.authz_epoch(&acct).await.unwrap(), epoch);
+    assert_eq!(
+        s.authz_epoch(&unknown()).await,
+        Err(StoreError::NotFound(Entity::Account))
+    );
+    other.close().await;
+}
+
+fn unknown() -> AccountId {
+    AccountId::parse("9999999999999999").unwrap()
+}
+
+async fn system_and_custom_attachment_limits_are_separate(b: &Backend) {
+    let s: &dyn Store = &b.store;
+    let acct = account(s, "acme").await;
+    s.create_role(&acct, role("ops"), t0()).await.unwrap();
+    for i in 0..21 {
+        s.upsert_system_policy(&format!("Sys{i:02}"), "", "{}", t0())
+            .await
+            .unwrap();
+    }
+    for i in 0..20 {
+        s.attach_policy(
+            &acct,
+            PrincipalRef::Role("ops"),
+            system(&format!("Sys{i:02}")),
+            None,
+            t0(),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.attach_policy(
+            &acct,
+            PrincipalRef::Role("ops"),
+            system("Sys20"),
+            None,
+            t0()
+        )
+        .await,
+        Err(StoreError::LimitExceeded {
+            quota: Quota::SystemPoliciesPerPrincipal(rampart_store::PrincipalKind::Role),
+            limit: 20
+        })
+    );
+    // Detaching frees a place.
+    s.detach_policy(&acct, PrincipalRef::Role("ops"), system("Sys00"), None)
+        .await
+        .unwrap();
+    s.attach_policy(
+        &acct,
+        PrincipalRef::Role("ops"),
+        system("Sys20"),
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    // Custom policies have their own count.
+    s.create_policy(&acct, policy("mine", "{}"), t0())
+        .await
+        .unwrap();
+    s.attach_policy(&acct, PrincipalRef::Role("ops"), custom("mine"), None, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.list_policies_for(&acct, PrincipalRef::Role("ops"))
+            .await
+            .unwrap()
+            .len(),
+        21
+    );
+    assert_eq!(
+        s.attach_policy(&acct, PrincipalRef::Role("ops"), custom("mine"), None, t0())
+            .await,
+        Err(StoreError::AlreadyExists(Entity::RolePolicy))
+    );
+}
+
+async fn limits_hold_under_concurrency(b: &Backend) {
+    let acct = account(&b.store, "acme").await;
+    let store: Arc<dyn Store> = Arc::new(b.store.clone());
+    let other: Arc<dyn Store> = Arc::new(b.reopen().await);
+    user(&*store, &acct, "alice").await;
+    for i in 0..11 {
+        let n = format!("p{i}");
+        store
+            .create_policy(&acct, policy(&n, "{}"), t0())
+            .await
+            .unwrap();
+        store.create_group(&acct, group(&n), t0()).await.unwrap();
+        if i < 9 {
+            store
+                .attach_policy(&acct, PrincipalRef::User("alice"), custom(&n), None, t0())
+                .await
+                .unwrap();
+            store
+                .add_user_to_group(&acct, &n, "alice", t0())
+                .await
+                .unwrap();
+        }
+    }
+    let (s1, s2) = (Arc::clone(&store), Arc::clone(&other));
+    let (a1, a2) = (acct.clone(), acct.clone());
+    let t1 = tokio::spawn(async move {
+        s1.attach_policy(&a1, PrincipalRef::User("alice"), custom("p9"), None, t0())
+            .await
+    });
+    let t2 = tokio::spawn(async move {
+        s2.attach_policy(&a2, PrincipalRef::User("alice"), custom("p10"), None, t0())
+            .await
+    });
+    let results = [t1.await.unwrap(), t2.await.unwrap()];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.iter().any(|r| matches!(
+        r,
+        Err(StoreError::LimitExceeded {
+            quota: Quota::CustomPoliciesPerPrincipal(_),
+            limit: 10
+        })
+    )));
+
+    let (s1, s2) = (Arc::clone(&store), Arc::clone(&other));
+    let (a1, a2) = (acct.clone(), acct.clone());
+    let t1 = tokio::spawn(async move { s1.add_user_to_group(&a1, "p9", "alice", t0()).await });
+    let t2 = tokio::spawn(async move { s2.add_user_to_group(&a2, "p10", "alice", t0()).await });
+    let results = [t1.await.unwrap(), t2.await.unwrap()];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        store
+            .list_groups_for_user(&acct, "alice")
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        store
+            .list_policies_for(&acct, PrincipalRef::User("alice"))
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+}
+
+async fn attach_races_policy_deletion_safely(b: &Backend) {
+    let acct = account(&b.store, "acme").await;
+    let store: Arc<dyn Store> = Arc::new(b.store.clone());
+    let other: Arc<dyn Store> = Arc::new(b.reopen().await);
+    user(&*store, &acct, "alice").await;
+    for round in 0..10 {
+        let name = format!("p{round}");
+        store
+            .create_policy(&acct, policy(&name, "{}"), t0())
+            .await
+            .unwrap();
+        let (s1, s2) = (Arc::clone(&store), Arc::clone(&other));
+        let (a1, a2) = (acct.clone(), acct.clone());
+        let (n1, n2) = (name.clone(), name.clone());
+        let attach = tokio::spawn(async move {
+            s1.attach_policy(&a1, PrincipalRef::User("alice"), custom(&n1), None, t0())
+                .await
+        });
+        let delete = tokio::spawn(async move { s2.delete_policy(&a2, &n2, false).await });
+        let (attached, deleted) = (attach.await.unwrap(), delete.await.unwrap());
+        match (&attached, &deleted) {
+            (
+                Ok(()),
+                Err(StoreError::DeleteConflict {
+                    entity: Entity::Policy,
+                    blocker: Entity::User,
+                }),
+            ) => {
+                store
+                    .detach_policy(&acct, PrincipalRef::User("alice"), custom(&name), None)
+                    .await
+                    .unwrap();
+            }
+            (Err(StoreError::NotFound(Entity::Policy)), Ok(())) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
+
+async fn effective_policies_are_per_principal(b: &Backend) {
+    let s: &dyn Store = &b.store;
+    let acct = account(s, "acme").await;
+    user(s, &acct, "alice").await;
+    user(s, &acct, "bob").await;
+    let role = s.create_role(&acct, role("ops"), t0()).await.unwrap();
+    s.create_group(&acct, group("devs"), t0()).await.unwrap();
+    for n in ["for-alice", "for-devs", "for-ops"] {
+        s.create_policy(&acct, policy(n, n), t0()).await.unwrap();
+    }
+    s.attach_policy(
+        &acct,
+        PrincipalRef::User("alice"),
+        custom("for-alice"),
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    s.attach_policy(
+        &acct,
+        PrincipalRef::Group("devs"),
+        custom("for-devs"),
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    s.attach_policy(
+        &acct,
+        PrincipalRef::Role("ops"),
+        custom("for-ops"),
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    s.add_user_to_group(&acct, "devs", "bob", t0())
+        .await
+        .unwrap();
+    let names = |v: Vec<rampart_store::EffectivePolicy>| {
+        let mut n: Vec<String> = v.into_iter().map(|p| p.document).collect();
+        n.sort();
+        n
+    };
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        let user = s.get_user(&acct, name).await.unwrap();
+        ids.push(PrincipalKey::User(user.user_id.to_string()));
+    }
+    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+    assert_eq!(
+        names(s.effective_policies(&acct, &alice).await.unwrap()),
+        ["for-alice"]
+    );
+    assert_eq!(
+        names(s.effective_policies(&acct, &bob).await.unwrap()),
+        ["for-devs"]
+    );
+    let ops = PrincipalKey::Role(role.role_id.to_string());
+    assert_eq!(
+        names(s.effective_policies(&acct, &ops).await.unwrap()),
+        ["for-ops"]
+    );
+    // Another account sees nothing through the same ids.
+    let other = account(s, "other").await;
+    assert!(s
+        .effective_policies(&other, &alice)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.effective_policies(&other, &ops).await.unwrap().is_empty());
 }

@@ -25,7 +25,9 @@ use policies::Kind;
 use rampart_wire::ApiError;
 
 use crate::call::Call;
-use crate::product::{Access, ActionSpec, Handler, HandlerFuture, Product, ResourceFn};
+use crate::product::{
+    Access, ActionSpec, Handler, HandlerFuture, Product, ResourceFn, SelfServicePreference,
+};
 
 const fn row(
     name: &'static str,
@@ -44,30 +46,59 @@ const fn row(
 }
 
 const fn own_keys(name: &'static str, permission: &'static str, handler: Handler) -> ActionSpec {
+    self_service_row(
+        name,
+        permission,
+        user_or_self_resource,
+        SelfServicePreference::AccessKeys,
+        handler,
+    )
+}
+
+const fn self_service_row(
+    name: &'static str,
+    permission: &'static str,
+    resources: ResourceFn,
+    preference: SelfServicePreference,
+    handler: Handler,
+) -> ActionSpec {
     ActionSpec {
         name,
-        access: Access::OwnAccessKeys {
+        access: Access::SelfService {
             permission,
-            resources: user_or_self_resource,
+            resources,
+            preference,
         },
         handler,
     }
 }
 
-/// Whether a call on AccessKeys is a RAM user's self-service on its own keys that the
-/// account's security preference allows without any policy.
-pub async fn self_service_keys(call: &Call, resources: &[String]) -> Result<bool, ApiError> {
+/// Whether a call is a RAM user's self-service that the account's security preference
+/// allows without any policy: the caller is a RAM user, every user the call acts on is the
+/// caller, and the preference is on.
+pub async fn self_service(
+    call: &Call,
+    resources: &[String],
+    preference: SelfServicePreference,
+) -> Result<bool, ApiError> {
     let crate::call::Principal::User { user_name, .. } = &call.principal else {
         return Ok(false);
     };
-    let own = call.arn("user", user_name)?;
+    let own = call.arn("user", user_name)?.to_ascii_lowercase();
+    let users = call.arn("user", "")?.to_ascii_lowercase();
     // User names compare case-insensitively, as everywhere in RAM.
-    if resources.len() != 1 || !resources[0].eq_ignore_ascii_case(&own) {
+    let only_self = resources.iter().all(|r| {
+        let r = r.to_ascii_lowercase();
+        !r.starts_with(&users) || r == own
+    });
+    if !only_self {
         return Ok(false);
     }
-    Ok(people::security_preference(call)
-        .await?
-        .allow_user_to_manage_access_keys)
+    let prefs = people::security_preference(call).await?;
+    Ok(match preference {
+        SelfServicePreference::AccessKeys => prefs.allow_user_to_manage_access_keys,
+        SelfServicePreference::MfaDevices => prefs.allow_user_to_manage_mfa_devices,
+    })
 }
 
 // Resource rules and handlers that need an argument, as plain functions for the table.
@@ -454,10 +485,11 @@ pub static RAM: Product = Product {
             people::clear_account_alias,
         ),
         // Virtual MFA
-        row(
+        self_service_row(
             "CreateVirtualMFADevice",
             "ram:CreateVirtualMFADevice",
             mfa::name_resource,
+            SelfServicePreference::MfaDevices,
             mfa::create_virtual_mfa_device,
         ),
         row(
@@ -472,22 +504,25 @@ pub static RAM: Product = Product {
             mfa::serial_resource,
             mfa::delete_virtual_mfa_device,
         ),
-        row(
+        self_service_row(
             "BindMFADevice",
             "ram:BindMFADevice",
             bind_resources,
+            SelfServicePreference::MfaDevices,
             mfa::bind_mfa_device,
         ),
-        row(
+        self_service_row(
             "UnbindMFADevice",
             "ram:UnbindMFADevice",
             user_resource,
+            SelfServicePreference::MfaDevices,
             mfa::unbind_mfa_device,
         ),
-        row(
+        self_service_row(
             "GetUserMFAInfo",
             "ram:GetUserMFAInfo",
             user_resource,
+            SelfServicePreference::MfaDevices,
             mfa::get_user_mfa_info,
         ),
         // Tags

@@ -84,7 +84,7 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::PolicyName)?;
         let document = call.required("PolicyDocument")?;
         check_document(PolicyKind::Identity, "PolicyDocument", document)?;
-        super::tags::tags(call)?;
+        let tags = super::tags::tags(call)?.unwrap_or_default();
         let new = NewPolicy {
             policy_name: name.to_owned(),
             description: call
@@ -92,6 +92,7 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
                 .unwrap_or("")
                 .to_owned(),
             document: document.to_owned(),
+            tags,
         };
         let (p, _) = call
             .state
@@ -99,7 +100,6 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
             .create_policy(call.account()?, new, call.now)
             .await
             .map_err(store_error)?;
-        super::tags::apply_create_tags(call, "policy", &p.policy_name).await?;
         Ok(body(json!({ "Policy": {
             "PolicyName": p.policy_name,
             "PolicyType": p.policy_type.as_str(),

@@ -40,8 +40,7 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
         let role_name = call.name(Field::RoleName)?;
         let document = call.required("AssumeRolePolicyDocument")?;
         check_document(PolicyKind::Trust, "AssumeRolePolicyDocument", document)?;
-        // Checked before anything is written.
-        super::tags::tags(call)?;
+        let tags = super::tags::tags(call)?.unwrap_or_default();
         let role = NewRole {
             role_name: role_name.to_owned(),
             description: call
@@ -51,6 +50,7 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
             assume_role_policy_document: document.to_owned(),
             max_session_duration: duration(call, "MaxSessionDuration")?.unwrap_or(3600),
             allow_console_login: call.bool("AllowConsoleLogin")?.unwrap_or(true),
+            tags,
         };
         let r = call
             .state
@@ -58,7 +58,6 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
             .create_role(call.account()?, role, call.now)
             .await
             .map_err(store_error)?;
-        super::tags::apply_create_tags(call, "role", &r.role_name).await?;
         let mut v = role_json(&r);
         if let Value::Object(m) = &mut v {
             m.remove("UpdateDate");

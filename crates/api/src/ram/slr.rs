@@ -80,6 +80,7 @@ pub fn create_service_linked_role(call: &Call) -> HandlerFuture<'_> {
             assume_role_policy_document: trust,
             max_session_duration: 3600,
             allow_console_login: false,
+            tags: Vec::new(),
         };
         let r = call
             .state

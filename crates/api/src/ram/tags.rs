@@ -215,20 +215,6 @@ pub async fn tags_json(call: &Call, kind: &str, name: &str) -> Result<Value, Api
     Ok(json!({ "Tag": tags }))
 }
 
-/// Applies the `Tag` parameter of a create call to the new resource.
-pub async fn apply_create_tags(call: &Call, kind: &str, name: &str) -> Result<(), ApiError> {
-    if let Some(tags) = tags(call)? {
-        if !tags.is_empty() {
-            call.state
-                .store
-                .tag_resources(call.account()?, kind, &[name.to_owned()], &tags)
-                .await
-                .map_err(store_error)?;
-        }
-    }
-    Ok(())
-}
-
 /// Whether a resource carries every tag of a `Tag` filter.
 pub async fn matches_filter(
     call: &Call,

@@ -126,6 +126,8 @@ impl GroupRepo for SqlStore {
         now: Timestamp,
     ) -> Result<Group, StoreError> {
         let new_key = update.new_group_name.as_deref().map(name_key);
+        let renamed = update.new_group_name.is_some();
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE groups SET group_name = COALESCE($3, group_name), \
              group_name_key = COALESCE($4, group_name_key), \
@@ -138,11 +140,17 @@ impl GroupRepo for SqlStore {
         .bind(new_key)
         .bind(update.new_comments)
         .bind(now.unix_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(already_exists(Entity::Group))?
         .ok_or(StoreError::NotFound(Entity::Group))?;
-        group(&row)
+        let group = group(&row)?;
+        // Effective policies name the group they come through (`via_group`).
+        if renamed {
+            bump_epoch(&mut tx, account).await?;
+        }
+        tx.commit().await?;
+        Ok(group)
     }
 
     async fn delete_group(&self, account: &AccountId, group_name: &str) -> Result<(), StoreError> {

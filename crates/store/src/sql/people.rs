@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::errors::already_exists;
 use super::rows::{name_key, time};
 use super::users::lock_user;
-use super::{count, lock_account, SqlStore};
+use super::{count, lock_account, SqlStore, WriteTx};
 use crate::error::{Entity, Quota, StoreError};
 use crate::page::{Listing, Page};
 use crate::repo_people::{
@@ -442,6 +442,49 @@ impl MfaRepo for SqlStore {
     }
 }
 
+/// Sets tags on one resource inside the caller's transaction, then checks the quota (an
+/// error drops the transaction, so nothing of the call remains).
+pub(super) async fn put_tags(
+    tx: &mut WriteTx,
+    account: &AccountId,
+    resource_type: &str,
+    name: &str,
+    tags: &[(String, String)],
+    quota: u32,
+) -> Result<(), StoreError> {
+    let key = name_key(name);
+    for (k, v) in tags {
+        sqlx::query(
+            "INSERT INTO resource_tags (account_id, resource_type, resource_name_key, \
+             resource_name, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (account_id, resource_type, resource_name_key, tag_key) \
+             DO UPDATE SET tag_value = excluded.tag_value",
+        )
+        .bind(account.as_str())
+        .bind(resource_type)
+        .bind(key.as_str())
+        .bind(name)
+        .bind(k.as_str())
+        .bind(v.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let n = count(
+        tx,
+        "SELECT COUNT(*) FROM resource_tags WHERE account_id = $1 \
+         AND resource_type = $2 AND resource_name_key = $3",
+        &[account.as_str(), resource_type, key.as_str()],
+    )
+    .await?;
+    if n > i64::from(quota) {
+        return Err(StoreError::LimitExceeded {
+            quota: Quota::TagsPerResource,
+            limit: quota,
+        });
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TagRepo for SqlStore {
     async fn tag_resources(
@@ -454,37 +497,15 @@ impl TagRepo for SqlStore {
         let mut tx = self.begin().await?;
         lock_account(&mut tx, account).await?;
         for name in names {
-            let key = name_key(name);
-            for (k, v) in tags {
-                sqlx::query(
-                    "INSERT INTO resource_tags (account_id, resource_type, resource_name_key, \
-                     resource_name, tag_key, tag_value) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (account_id, resource_type, resource_name_key, tag_key) \
-                     DO UPDATE SET tag_value = excluded.tag_value",
-                )
-                .bind(account.as_str())
-                .bind(resource_type)
-                .bind(key.as_str())
-                .bind(name.as_str())
-                .bind(k.as_str())
-                .bind(v.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            let n = count(
+            put_tags(
                 &mut tx,
-                "SELECT COUNT(*) FROM resource_tags WHERE account_id = $1 \
-                 AND resource_type = $2 AND resource_name_key = $3",
-                &[account.as_str(), resource_type, key.as_str()],
+                account,
+                resource_type,
+                name,
+                tags,
+                self.quotas.tags_per_resource,
             )
             .await?;
-            if n > i64::from(self.quotas.tags_per_resource) {
-                // Dropping the transaction undoes every tag of this call.
-                return Err(StoreError::LimitExceeded {
-                    quota: Quota::TagsPerResource,
-                    limit: self.quotas.tags_per_resource,
-                });
-            }
         }
         tx.commit().await?;
         Ok(())

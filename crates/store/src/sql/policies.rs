@@ -303,6 +303,15 @@ impl PolicyRepo for SqlStore {
         .bind(now.unix_millis())
         .execute(&mut *tx)
         .await?;
+        super::people::put_tags(
+            &mut tx,
+            account,
+            "policy",
+            &new.policy_name,
+            &new.tags,
+            self.quotas.tags_per_resource,
+        )
+        .await?;
         tx.commit().await?;
         Ok((
             Policy {
@@ -486,6 +495,7 @@ impl PolicyRepo for SqlStore {
         .bind(key.as_str())
         .execute(&mut *tx)
         .await?;
+        bump_epoch(&mut tx, account).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -539,6 +549,7 @@ impl PolicyRepo for SqlStore {
             .bind(oldest)
             .execute(&mut *tx)
             .await?;
+            bump_epoch(&mut tx, account).await?;
         }
         let n: i64 = sqlx::query_scalar(
             "UPDATE policies SET next_version = next_version + 1, update_date = $3 \
@@ -674,6 +685,7 @@ impl PolicyRepo for SqlStore {
         if deleted == 0 {
             return Err(StoreError::NotFound(Entity::PolicyVersion));
         }
+        bump_epoch(&mut tx, account).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -728,15 +740,27 @@ impl PolicyRepo for SqlStore {
         let (kind, principal_id) = lock_principal(&mut tx, account, principal).await?;
         let owner = owner(account, policy_ref.policy_type);
         let key = name_key(policy_ref.policy_name);
-        let exists = count(
-            &mut tx,
-            "SELECT COUNT(*) FROM policies WHERE owner = $1 AND policy_type = $2 \
-             AND policy_name_key = $3",
-            &[owner, policy_ref.policy_type.as_str(), key.as_str()],
-        )
-        .await?;
-        if exists == 0 {
-            return Err(StoreError::NotFound(Entity::Policy));
+        match policy_ref.policy_type {
+            // INVARIANT: a custom policy's row is locked (after the principal's, before the
+            // account's, the order everywhere), so a concurrent DeletePolicy either sees this
+            // attachment (DeleteConflict) or has deleted the policy first (NotFound here),
+            // never a foreign-key failure.
+            PolicyType::Custom => {
+                lock_custom(&mut tx, account, policy_ref.policy_name).await?;
+            }
+            // System policies are never deleted by requests.
+            PolicyType::System => {
+                let exists = count(
+                    &mut tx,
+                    "SELECT COUNT(*) FROM policies WHERE owner = $1 AND policy_type = $2 \
+                     AND policy_name_key = $3",
+                    &[owner, policy_ref.policy_type.as_str(), key.as_str()],
+                )
+                .await?;
+                if exists == 0 {
+                    return Err(StoreError::NotFound(Entity::Policy));
+                }
+            }
         }
         let attached = count(
             &mut tx,

@@ -105,6 +105,15 @@ impl RoleRepo for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(already_exists(Entity::Role))?;
+        super::people::put_tags(
+            &mut tx,
+            account,
+            "role",
+            &new.role_name,
+            &new.tags,
+            self.quotas.tags_per_resource,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Role {
             account_id: account.clone(),

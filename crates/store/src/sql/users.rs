@@ -101,6 +101,8 @@ impl UserRepo for SqlStore {
             user_columns!()
         );
         let new_key = update.new_user_name.as_deref().map(name_key);
+        let renamed = update.new_user_name.is_some();
+        let mut tx = self.begin().await?;
         let row = sqlx::query(sql)
             .bind(account.as_str())
             .bind(name_key(user_name))
@@ -111,11 +113,18 @@ impl UserRepo for SqlStore {
             .bind(update.new_mobile_phone)
             .bind(update.new_comments)
             .bind(now.unix_millis())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(already_exists(Entity::User))?
             .ok_or(StoreError::NotFound(Entity::User))?;
-        rows::user(&row)
+        let user = rows::user(&row)?;
+        // Authorization: a rename changes the principal's ARN (acs:ram::<uid>:user/<name>),
+        // which compiled policy sets may have captured.
+        if renamed {
+            super::bump_epoch(&mut tx, account).await?;
+        }
+        tx.commit().await?;
+        Ok(user)
     }
 
     async fn delete_user(&self, account: &AccountId, user_name: &str) -> Result<(), StoreError> {
@@ -185,6 +194,9 @@ impl UserRepo for SqlStore {
             .bind(user_id.as_str())
             .execute(&mut *tx)
             .await?;
+        // Authorization: every deletion of a principal moves the epoch (lock order: the
+        // user's row, then the account's).
+        super::bump_epoch(&mut tx, account).await?;
         tx.commit().await?;
         Ok(())
     }
