@@ -45,9 +45,12 @@ impl Credentials {
 }
 
 pub struct Signer {
-    credentials: Credentials,
+    key_id: String,
+    secret: Secret,
     params: Vec<(String, String)>,
     nonce_prefix: String,
+    /// `{run}`: unique to this run, short, and valid in every RAM name.
+    run: String,
 }
 
 const SIGNED: [&str; 6] = [
@@ -66,10 +69,12 @@ impl Signer {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         Signer {
-            credentials,
+            key_id: credentials.key_id,
+            secret: Secret::new(credentials.secret),
             params,
             // Unique across runs too: the server remembers nonces for 30 minutes.
             nonce_prefix: format!("load-{}-{now:x}", std::process::id()),
+            run: format!("{:x}", (now / 1_000_000) & 0xff_ffff_ffff),
         }
     }
 
@@ -78,7 +83,13 @@ impl Signer {
         let query: Vec<(String, String)> = self
             .params
             .iter()
-            .map(|(k, v)| (k.clone(), v.replace("{seq}", &seq.to_string())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.replace("{seq}", &seq.to_string())
+                        .replace("{run}", &self.run),
+                )
+            })
             .collect();
         let canonical_query = v3::canonical_query(&query);
         let secs = SystemTime::now()
@@ -106,16 +117,13 @@ impl Signer {
             &signed,
             v3::EMPTY_BODY_SHA256,
         );
-        let signature = v3::sign(
-            &Secret::new(self.credentials.secret.as_str()),
-            &v3::string_to_sign(&request),
-        );
+        let signature = v3::sign(&self.secret, &v3::string_to_sign(&request));
         raw.with_header(
             "authorization",
             &format!(
                 "{} Credential={},SignedHeaders={},Signature={signature}",
                 v3::ALGORITHM,
-                self.credentials.key_id,
+                self.key_id,
                 signed.join(";")
             ),
         )
@@ -175,6 +183,26 @@ mod tests {
         .unwrap();
         let wrong = Secret::new("t".repeat(30).as_str());
         assert!(verify(&raw, &req, &wrong, now, &VerifyOptions::default()).is_err());
+    }
+
+    #[test]
+    fn run_token_is_a_valid_name_part() {
+        let s = signer();
+        assert!(!s.run.is_empty() && s.run.len() <= 10);
+        assert!(s.run.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let other = Signer::new(
+            Credentials {
+                key_id: "k".into(),
+                secret: "s".into(),
+            },
+            vec![("UserName".into(), "u{run}-{seq}".into())],
+        );
+        let raw = other.raw("h", "CreateUser", "2015-05-01", 3);
+        let req = parse_request(&raw, &Limits::default()).unwrap();
+        assert_eq!(
+            req.param("UserName").map(str::to_owned),
+            Some(format!("u{}-3", other.run))
+        );
     }
 
     #[test]
