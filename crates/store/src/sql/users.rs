@@ -18,38 +18,63 @@ impl UserRepo for SqlStore {
         user: NewUser,
         now: Timestamp,
     ) -> Result<User, StoreError> {
-        let mut tx = self.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM accounts WHERE account_id = $1")
-            .bind(account.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(Entity::Account));
-        }
-        let user_id = fresh_user_id(&mut tx).await?;
-        // INVARIANT: uniqueness of the name is decided here, by users_name_unique, not by a
-        // prior SELECT: of two concurrent creates the second blocks on the index entry
-        // (PostgreSQL) or on the write lock (SQLite) and then fails, never both succeed.
+        // One statement in the common case: the account's existence and the name's
+        // uniqueness are both decided by the INSERT, which keeps the write transaction (and,
+        // on SQLite, the write gate) as short as possible.
+        //
+        // INVARIANT: uniqueness of the name is decided by users_name_unique, not by a prior
+        // SELECT: of two concurrent creates the second blocks on the index entry (PostgreSQL)
+        // or on the write lock (SQLite) and then fails, never both succeed.
         let sql = concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ", user_name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)"
+            ", user_name_key) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10 ",
+            "WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = $1)"
         );
-        sqlx::query(sql)
-            .bind(account.as_str())
-            .bind(user_id.as_str())
-            .bind(user.user_name.as_str())
-            .bind(user.display_name.as_str())
-            .bind(user.email.as_str())
-            .bind(user.mobile_phone.as_str())
-            .bind(user.comments.as_str())
-            .bind(now.unix_millis())
-            .bind(now.unix_millis())
-            .bind(name_key(&user.user_name))
-            .execute(&mut *tx)
-            .await
-            .map_err(already_exists(Entity::User))?;
-        tx.commit().await?;
+        let mut attempts = 0;
+        let user_id = loop {
+            attempts += 1;
+            let user_id = UserId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
+            let mut tx = self.begin().await?;
+            let inserted = sqlx::query(sql)
+                .bind(account.as_str())
+                .bind(user_id.as_str())
+                .bind(user.user_name.as_str())
+                .bind(user.display_name.as_str())
+                .bind(user.email.as_str())
+                .bind(user.mobile_phone.as_str())
+                .bind(user.comments.as_str())
+                .bind(now.unix_millis())
+                .bind(now.unix_millis())
+                .bind(name_key(&user.user_name))
+                .execute(&mut *tx)
+                .await
+                .map_err(already_exists(Entity::User));
+            match inserted {
+                Ok(done) if done.rows_affected() == 0 => {
+                    return Err(StoreError::NotFound(Entity::Account));
+                }
+                Ok(_) => {
+                    tx.commit().await?;
+                    break user_id;
+                }
+                Err(StoreError::AlreadyExists(_)) => {
+                    drop(tx);
+                    // The name, or (once in ~10^17) the random id: only the name is an error.
+                    let taken = sqlx::query(
+                        "SELECT 1 FROM users WHERE account_id = $1 AND user_name_key = $2",
+                    )
+                    .bind(account.as_str())
+                    .bind(name_key(&user.user_name))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    if taken.is_some() || attempts >= ID_ATTEMPTS {
+                        return Err(StoreError::AlreadyExists(Entity::User));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(User {
             account_id: account.clone(),
             user_id,
@@ -251,20 +276,4 @@ pub(super) async fn lock_user(
     let (user_id, user_name) = row.ok_or(StoreError::NotFound(Entity::User))?;
     let user_id = UserId::parse(&user_id).map_err(super::errors::corrupt_id)?;
     Ok((user_id, user_name))
-}
-
-async fn fresh_user_id(tx: &mut WriteTx) -> Result<UserId, StoreError> {
-    for _ in 0..ID_ATTEMPTS {
-        let id = UserId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
-        let taken = sqlx::query("SELECT 1 FROM users WHERE user_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-        if taken.is_none() {
-            return Ok(id);
-        }
-    }
-    Err(StoreError::Internal(
-        "no free user id after repeated draws".to_owned(),
-    ))
 }
