@@ -1,7 +1,10 @@
 //! Authentication: which principal signed a request, proven by its signature, its timestamp
 //! and a nonce never seen before.
 
-use rampart_model::{AccessKeyId, AccessKeyStatus, KeyOwner, Timestamp};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use rampart_model::{AccessKeyId, AccessKeyStatus, KeyOwner, SecretString, Timestamp};
 use rampart_store::{NonceUse, StoreError};
 use rampart_wire::{verify, ApiError, ClassifiedRequest, RawRequest, Scheme, Secret};
 
@@ -10,7 +13,11 @@ use crate::errors::store_error;
 use crate::state::State;
 
 /// Establishes the caller of a signed request; also returns its account's authorization
-/// epoch, read with the key so authorization needs no read of its own.
+/// epoch, read in the nonce's transaction so authorization needs no read of its own.
+///
+/// Keys are cached with their opened secrets (see [`KeyCache`]); the key's status, owner name
+/// and epoch are re-read in the nonce batch of every request, so a cache never lets a
+/// disabled or deleted key through.
 ///
 /// Order matters: the nonce is spent only after the signature verified, so nobody can burn
 /// another client's nonces with forged requests, and an unknown key is reported before a bad
@@ -32,19 +39,31 @@ pub async fn authenticate(
         return Err(ApiError::access_key_not_found());
     }
     let id = AccessKeyId::parse(key_id).map_err(|_| ApiError::access_key_not_found())?;
-    let (key, epoch) = match state.store.get_access_key_with_epoch(&id).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound(_)) => return Err(ApiError::access_key_not_found()),
-        Err(e) => return Err(store_error(e)),
+    // Without a nonce there is no batch to re-check a cached key in (classification requires
+    // one on signed requests; this is defence in depth).
+    let cached = request.nonce().and_then(|_| state.key_cache.get(key_id));
+    let (owner, secret, read_epoch) = match cached {
+        Some(c) => (c.owner.clone(), c.secret.clone(), None),
+        None => {
+            let (key, epoch) = match state.store.get_access_key_with_epoch(&id).await {
+                Ok(found) => found,
+                Err(StoreError::NotFound(_)) => return Err(ApiError::access_key_not_found()),
+                Err(e) => return Err(store_error(e)),
+            };
+            if key.status == AccessKeyStatus::Inactive {
+                return Err(ApiError::access_key_inactive());
+            }
+            // A key that does not open under our master key is corrupt or from another
+            // installation: never a client error, and never worth echoing.
+            let secret = key
+                .open_secret(&state.master_key)
+                .map_err(|_| ApiError::internal_error())?;
+            state
+                .key_cache
+                .put(key_id, key.owner.clone(), secret.clone());
+            (key.owner, secret, Some(epoch))
+        }
     };
-    if key.status == AccessKeyStatus::Inactive {
-        return Err(ApiError::access_key_inactive());
-    }
-    // A key that does not open under our master key is corrupt or from another
-    // installation: never a client error, and never worth echoing.
-    let secret = key
-        .open_secret(&state.master_key)
-        .map_err(|_| ApiError::internal_error())?;
     verify(
         raw,
         request,
@@ -52,17 +71,32 @@ pub async fn authenticate(
         now.unix_secs(),
         &state.options.verify,
     )?;
-    if let Some(nonce) = request.nonce() {
-        let used = state
-            .nonces
-            .use_nonce(key_id, nonce, now)
-            .await
-            .map_err(store_error)?;
-        if used == NonceUse::Replayed {
-            return Err(ApiError::signature_nonce_used());
+    let (epoch, current_name) = match request.nonce() {
+        Some(nonce) => {
+            let (used, check) = state
+                .nonces
+                .use_nonce(key_id, nonce, now)
+                .await
+                .map_err(store_error)?;
+            // INVARIANT: a cached key is trusted only together with this check, read in the
+            // nonce's own transaction: a key disabled or deleted a moment ago is refused now,
+            // on every node.
+            let Some(check) = check else {
+                state.key_cache.evict(key_id);
+                return Err(ApiError::access_key_not_found());
+            };
+            if check.status == AccessKeyStatus::Inactive {
+                state.key_cache.evict(key_id);
+                return Err(ApiError::access_key_inactive());
+            }
+            if used == NonceUse::Replayed {
+                return Err(ApiError::signature_nonce_used());
+            }
+            (check.authz_epoch, check.user_name)
         }
-    }
-    let principal = match key.owner {
+        None => (read_epoch.unwrap_or_default(), None),
+    };
+    let principal = match owner {
         KeyOwner::AccountRoot(account_id) => Principal::Root { account_id },
         KeyOwner::User {
             account_id,
@@ -71,8 +105,49 @@ pub async fn authenticate(
         } => Principal::User {
             account_id,
             user_id,
-            user_name,
+            // The name as of this request: users can be renamed while their keys are cached.
+            user_name: current_name.unwrap_or(user_name),
         },
     };
     Ok((principal, epoch))
+}
+
+/// AccessKeys with their opened secrets, so a request needs no key read before verifying its
+/// signature. Entries are trusted only with the re-check described at [`authenticate`].
+pub struct KeyCache {
+    entries: RwLock<HashMap<String, Arc<CachedKey>>>,
+    capacity: usize,
+}
+
+pub struct CachedKey {
+    owner: KeyOwner,
+    secret: SecretString,
+}
+
+impl KeyCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn get(&self, key_id: &str) -> Option<Arc<CachedKey>> {
+        self.entries.read().ok()?.get(key_id).cloned()
+    }
+
+    fn put(&self, key_id: &str, owner: KeyOwner, secret: SecretString) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries.insert(key_id.to_owned(), Arc::new(CachedKey { owner, secret }));
+        }
+    }
+
+    fn evict(&self, key_id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(key_id);
+        }
+    }
 }

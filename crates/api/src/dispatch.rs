@@ -42,6 +42,7 @@ impl Api {
         Self {
             state: Arc::new(State {
                 nonces,
+                key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
                 store,
                 master_key,
                 clock,

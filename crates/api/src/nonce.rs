@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_model::Timestamp;
-use rampart_store::{NonceUse, Store, StoreError};
+use rampart_store::{KeyCheck, NonceUse, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most nonces one transaction records.
@@ -20,7 +20,7 @@ struct Pending {
     key_id: String,
     nonce: String,
     now: Timestamp,
-    reply: oneshot::Sender<Result<NonceUse, StoreError>>,
+    reply: oneshot::Sender<Result<(NonceUse, Option<KeyCheck>), StoreError>>,
 }
 
 /// Handle to the batching task; cheap to clone.
@@ -43,12 +43,13 @@ impl NonceBatcher {
         Self { tx }
     }
 
+    /// Records the nonce and reads the key's current state, in the batch's transaction.
     pub async fn use_nonce(
         &self,
         key_id: &str,
         nonce: &str,
         now: Timestamp,
-    ) -> Result<NonceUse, StoreError> {
+    ) -> Result<(NonceUse, Option<KeyCheck>), StoreError> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             key_id: key_id.to_owned(),
@@ -76,7 +77,7 @@ async fn run(store: Arc<dyn Store>, ttl: Duration, mut rx: mpsc::Receiver<Pendin
             .iter()
             .map(|p| (p.key_id.clone(), p.nonce.clone()))
             .collect();
-        match store.use_nonces(&pairs, now, ttl).await {
+        match store.use_nonces_with_keys(&pairs, now, ttl).await {
             Ok(uses) if uses.len() == batch.len() => {
                 for (p, u) in batch.drain(..).zip(uses) {
                     let _ = p.reply.send(Ok(u));

@@ -7,6 +7,7 @@ use rampart_model::{Clock, MasterKey};
 use rampart_store::Store;
 use rampart_wire::{Limits, VerifyOptions};
 
+use crate::auth::KeyCache;
 use crate::authz::Authorizer;
 use crate::nonce::NonceBatcher;
 
@@ -43,6 +44,7 @@ pub struct State {
     pub options: ApiOptions,
     pub authorizer: Authorizer,
     pub nonces: NonceBatcher,
+    pub key_cache: KeyCache,
 }
 
 impl std::fmt::Debug for State {

@@ -479,3 +479,72 @@ async fn users_manage_their_own_mfa_by_default_and_no_one_elses() {
         .await
         .err(403, "NoPermission");
 }
+
+#[tokio::test]
+async fn a_key_disabled_on_one_node_is_refused_by_another_that_cached_it() {
+    let a = Server::start().await;
+    let b = a.second_node().await;
+    let root = a.account("acme").await;
+    let alice = user_with_key(&a, &root, "alice").await;
+    a.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    b.call(&alice, "ListUsers", &[]).await.ok();
+    a.call(
+        &root,
+        "UpdateAccessKey",
+        &[
+            ("UserName", "alice"),
+            ("UserAccessKeyId", &alice.key_id),
+            ("Status", "Inactive"),
+        ],
+    )
+    .await
+    .ok();
+    b.call(&alice, "ListUsers", &[])
+        .await
+        .err(400, "InvalidAccessKeyId.Inactive");
+    a.call(
+        &root,
+        "UpdateAccessKey",
+        &[
+            ("UserName", "alice"),
+            ("UserAccessKeyId", &alice.key_id),
+            ("Status", "Active"),
+        ],
+    )
+    .await
+    .ok();
+    b.call(&alice, "ListUsers", &[]).await.ok();
+    // A rename is seen too: self-service decisions use the name as of the request.
+    a.call(
+        &root,
+        "UpdateUser",
+        &[("UserName", "alice"), ("NewUserName", "alicia")],
+    )
+    .await
+    .ok();
+    let keys = b
+        .call(&alice, "ListAccessKeys", &[("UserName", "alicia")])
+        .await
+        .ok();
+    assert_eq!(keys["AccessKeys"]["AccessKey"].as_array().unwrap().len(), 1);
+    a.call(
+        &root,
+        "DeleteAccessKey",
+        &[("UserName", "alicia"), ("UserAccessKeyId", &alice.key_id)],
+    )
+    .await
+    .ok();
+    b.call(&alice, "ListUsers", &[])
+        .await
+        .err(404, "InvalidAccessKeyId.NotFound");
+}

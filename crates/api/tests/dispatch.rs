@@ -204,6 +204,11 @@ async fn access_keys_lifecycle_and_inactive_keys() {
         2
     );
     assert!(listed.to_string().find("AccessKeySecret").is_none());
+    // Used once, so the server now holds the key in its cache: disabling and deleting it
+    // must still take effect on the very next request.
+    s.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
     s.call(
         &root,
         "UpdateAccessKey",

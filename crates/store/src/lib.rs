@@ -40,8 +40,8 @@ mod sql;
 pub use error::{Entity, PrincipalKind, Quota, StoreError};
 pub use page::{InvalidMarker, Listing, Marker, Page};
 pub use repo::{
-    AccessKeyRepo, AccountRepo, KeyOwnerRef, NewAccount, NewUser, NonceRepo, NonceUse, Store,
-    UserRepo, UserUpdate,
+    AccessKeyRepo, AccountRepo, KeyCheck, KeyOwnerRef, NewAccount, NewUser, NonceRepo, NonceUse,
+    Store, UserRepo, UserUpdate,
 };
 pub use repo_iam::{
     AttachedPolicy, EffectivePolicy, GroupRepo, GroupUpdate, NewGroup, NewPolicy, NewRole,

@@ -54,6 +54,17 @@ pub enum KeyOwnerRef<'a> {
     },
 }
 
+/// An AccessKey's state as read inside a nonce batch's transaction: what a server that
+/// caches keys must re-check on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    pub status: AccessKeyStatus,
+    /// The key's account's authorization epoch.
+    pub authz_epoch: i64,
+    /// The owning user's current name (`None` for a root key).
+    pub user_name: Option<String>,
+}
+
 /// Whether a signature nonce was seen before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceUse {
@@ -181,6 +192,16 @@ pub trait NonceRepo: Send + Sync {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<Vec<NonceUse>, StoreError>;
+
+    /// [`NonceRepo::use_nonces`], and in the same transaction the current state of each
+    /// AccessKey named in the batch (`None`: no such key), so a server may cache keys and
+    /// still refuse a disabled or deleted one on the very next request.
+    async fn use_nonces_with_keys(
+        &self,
+        batch: &[(String, String)],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError>;
 
     /// Deletes every nonce expired at `now`; returns how many. [`NonceRepo::use_nonce`]
     /// already does this now and then, so calling it is optional.

@@ -80,6 +80,7 @@ conformance!(
     duplicate_access_key_id_is_refused,
     nonces_are_single_use,
     nonce_batches_decide_each_pair,
+    nonce_batches_report_each_keys_current_state,
     nonce_replay_is_seen_across_handles_and_restarts,
     concurrent_nonce_use_has_one_winner,
     expired_nonces_are_purged,
@@ -1110,6 +1111,42 @@ async fn nonce_batches_decide_each_pair(b: &Backend) {
         Ok(NonceUse::Replayed)
     );
     assert_eq!(store.use_nonces(&[], t0(), SKEW).await, Ok(vec![]));
+}
+
+async fn nonce_batches_report_each_keys_current_state(b: &Backend) {
+    let store: &dyn Store = &b.store;
+    let acme = account(store, "acme").await;
+    user(store, &acme, "alice").await;
+    let key = user_key(store, &acme, "alice").await;
+    let id = key.as_str().to_owned();
+    let ghost = "LTAI5tGHOSTGHOSTGHOSTGHO".to_owned();
+    let batch = vec![
+        (id.clone(), "n1".to_owned()),
+        (ghost.clone(), "n1".to_owned()),
+    ];
+    let out = store
+        .use_nonces_with_keys(&batch, t0(), SKEW)
+        .await
+        .unwrap();
+    assert_eq!(out[0].0, NonceUse::Fresh);
+    let check = out[0].1.clone().unwrap();
+    assert_eq!(check.status, AccessKeyStatus::Active);
+    assert_eq!(check.user_name.as_deref(), Some("alice"));
+    assert_eq!(check.authz_epoch, store.authz_epoch(&acme).await.unwrap());
+    assert_eq!(out[1], (NonceUse::Fresh, None), "no such key");
+    store
+        .set_access_key_status(of_user(&acme, "alice"), &key, AccessKeyStatus::Inactive)
+        .await
+        .unwrap();
+    let out = store
+        .use_nonces_with_keys(&[(id.clone(), "n1".to_owned())], t0(), SKEW)
+        .await
+        .unwrap();
+    assert_eq!(out[0].0, NonceUse::Replayed);
+    assert_eq!(
+        out[0].1.as_ref().map(|c| c.status),
+        Some(AccessKeyStatus::Inactive)
+    );
 }
 
 async fn nonce_replay_is_seen_across_handles_and_restarts(b: &Backend) {

@@ -2,12 +2,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rampart_model::Timestamp;
+use rampart_model::{AccessKeyStatus, Timestamp};
 use sha2::{Digest, Sha256};
 
 use super::SqlStore;
 use crate::error::StoreError;
-use crate::repo::{NonceRepo, NonceUse};
+use crate::repo::{KeyCheck, NonceRepo, NonceUse};
 
 /// How often one process purges expired nonces as a side effect of [`NonceRepo::use_nonce`].
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -69,6 +69,65 @@ impl NonceRepo for SqlStore {
             } else {
                 NonceUse::Fresh
             });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn use_nonces_with_keys(
+        &self,
+        batch: &[(String, String)],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError> {
+        self.purge_if_due(now).await?;
+        let expires_at = now.saturating_add(ttl).unix_millis();
+        let mut tx = self.begin().await?;
+        let mut checks: Vec<(&str, Option<KeyCheck>)> = Vec::new();
+        for (key_id, _) in batch {
+            if checks.iter().any(|(k, _)| *k == key_id.as_str()) {
+                continue;
+            }
+            let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
+                "SELECT k.status, a.authz_epoch, u.user_name FROM access_keys k \
+                 JOIN accounts a ON a.account_id = k.account_id \
+                 LEFT JOIN users u ON u.user_id = k.user_id WHERE k.access_key_id = $1",
+            )
+            .bind(key_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let check = match row {
+                None => None,
+                Some((status, authz_epoch, user_name)) => Some(KeyCheck {
+                    status: status
+                        .parse::<AccessKeyStatus>()
+                        .map_err(|e| StoreError::Internal(format!("stored {e}")))?,
+                    authz_epoch,
+                    user_name,
+                }),
+            };
+            checks.push((key_id.as_str(), check));
+        }
+        let mut out = Vec::with_capacity(batch.len());
+        for (key_id, nonce) in batch {
+            let inserted = sqlx::query(INSERT_NONCE)
+                .bind(key_id.as_str())
+                .bind(nonce_hash(nonce))
+                .bind(expires_at)
+                .bind(now.unix_millis())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let used = if inserted == 0 {
+                NonceUse::Replayed
+            } else {
+                NonceUse::Fresh
+            };
+            let check = checks
+                .iter()
+                .find(|(k, _)| *k == key_id.as_str())
+                .and_then(|(_, c)| c.clone());
+            out.push((used, check));
         }
         tx.commit().await?;
         Ok(out)
