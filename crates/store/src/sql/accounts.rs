@@ -24,7 +24,12 @@ impl AccountRepo for SqlStore {
         now: Timestamp,
     ) -> Result<(Account, AccessKey), StoreError> {
         let mut tx = self.begin().await?;
-        let id = fresh_account_id(&mut tx).await?;
+        let id = fresh_id(
+            &mut tx,
+            "SELECT 1 FROM accounts WHERE account_id = $1",
+            AccountId::generate,
+        )
+        .await?;
         sqlx::query("INSERT INTO accounts (account_id, name, create_date) VALUES ($1, $2, $3)")
             .bind(id.as_str())
             .bind(account.name.as_str())
@@ -90,11 +95,17 @@ impl AccountRepo for SqlStore {
     }
 }
 
-async fn fresh_account_id(tx: &mut WriteTx) -> Result<AccountId, StoreError> {
+/// A random id not yet in use: `exists` is a `SELECT 1 … WHERE <id column> = $1`. Ids are
+/// random (16–17 digits), so a second draw is rare and a third practically never happens.
+pub(super) async fn fresh_id<T: std::fmt::Display>(
+    tx: &mut WriteTx,
+    exists: &str,
+    generate: fn() -> Result<T, rampart_model::RandomError>,
+) -> Result<T, StoreError> {
     for _ in 0..ID_ATTEMPTS {
-        let id = AccountId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
-        let taken = sqlx::query("SELECT 1 FROM accounts WHERE account_id = $1")
-            .bind(id.as_str())
+        let id = generate().map_err(|e| StoreError::Internal(e.to_string()))?;
+        let taken = sqlx::query(exists)
+            .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?;
         if taken.is_none() {
@@ -102,6 +113,6 @@ async fn fresh_account_id(tx: &mut WriteTx) -> Result<AccountId, StoreError> {
         }
     }
     Err(StoreError::Internal(
-        "no free account id after repeated draws".to_owned(),
+        "no free id after repeated draws".to_owned(),
     ))
 }

@@ -3,7 +3,7 @@ use rampart_model::{AccountId, Group, GroupId, Timestamp, User};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::accounts::ID_ATTEMPTS;
+use super::accounts::fresh_id;
 use super::errors::{already_exists, corrupt_id};
 use super::rows::{self, name_key, time, user_columns};
 use super::users::lock_user;
@@ -43,22 +43,6 @@ pub(super) async fn lock_group(
     id.ok_or(StoreError::NotFound(Entity::Group))
 }
 
-async fn fresh_group_id(tx: &mut WriteTx) -> Result<GroupId, StoreError> {
-    for _ in 0..ID_ATTEMPTS {
-        let id = GroupId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
-        let taken = sqlx::query("SELECT 1 FROM groups WHERE group_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-        if taken.is_none() {
-            return Ok(id);
-        }
-    }
-    Err(StoreError::Internal(
-        "no free group id after repeated draws".to_owned(),
-    ))
-}
-
 #[async_trait]
 impl GroupRepo for SqlStore {
     async fn create_group(
@@ -81,7 +65,12 @@ impl GroupRepo for SqlStore {
                 limit: self.quotas.groups_per_account,
             });
         }
-        let group_id = fresh_group_id(&mut tx).await?;
+        let group_id = fresh_id(
+            &mut tx,
+            "SELECT 1 FROM groups WHERE group_id = $1",
+            GroupId::generate,
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO groups (account_id, group_id, group_name, group_name_key, comments, \
              create_date, update_date) VALUES ($1, $2, $3, $4, $5, $6, $6)",

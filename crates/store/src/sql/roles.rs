@@ -3,7 +3,7 @@ use rampart_model::{AccountId, Role, RoleId, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::accounts::ID_ATTEMPTS;
+use super::accounts::fresh_id;
 use super::errors::{already_exists, corrupt_id};
 use super::groups::has_attachments;
 use super::rows::{self, name_key, time};
@@ -49,22 +49,6 @@ pub(super) async fn lock_role(
     id.ok_or(StoreError::NotFound(Entity::Role))
 }
 
-async fn fresh_role_id(tx: &mut WriteTx) -> Result<RoleId, StoreError> {
-    for _ in 0..ID_ATTEMPTS {
-        let id = RoleId::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
-        let taken = sqlx::query("SELECT 1 FROM roles WHERE role_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-        if taken.is_none() {
-            return Ok(id);
-        }
-    }
-    Err(StoreError::Internal(
-        "no free role id after repeated draws".to_owned(),
-    ))
-}
-
 #[async_trait]
 impl RoleRepo for SqlStore {
     async fn create_role(
@@ -87,7 +71,12 @@ impl RoleRepo for SqlStore {
                 limit: self.quotas.roles_per_account,
             });
         }
-        let role_id = fresh_role_id(&mut tx).await?;
+        let role_id = fresh_id(
+            &mut tx,
+            "SELECT 1 FROM roles WHERE role_id = $1",
+            RoleId::generate,
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO roles (account_id, role_id, role_name, role_name_key, description, \
              trust_policy, max_session_duration, allow_console_login, create_date, update_date) \
