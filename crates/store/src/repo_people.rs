@@ -229,6 +229,14 @@ pub trait TagRepo: Send + Sync {
         keys: Option<&[String]>,
         page: &Page,
     ) -> Result<Listing<ResourceTag>, StoreError>;
+    /// The tags of many resources in one read, keyed by lower-cased resource name; resources
+    /// without tags are absent.
+    async fn tags_for_names(
+        &self,
+        account: &AccountId,
+        resource_type: &str,
+        names: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, StoreError>;
     async fn tags_for(
         &self,
         account: &AccountId,

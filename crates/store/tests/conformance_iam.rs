@@ -955,6 +955,33 @@ async fn tags_are_all_or_nothing_and_limited(b: &Backend) {
         .await
         .unwrap();
     assert!(s.tags_for(&acct, "role", "r1").await.unwrap().is_empty());
+    // A role is created with its tags in one transaction: too many tags, and neither exists.
+    let mut tagged = role("tagged");
+    tagged.tags = (0..21).map(|i| (format!("k{i}"), String::new())).collect();
+    assert!(matches!(
+        s.create_role(&acct, tagged.clone(), t0()).await,
+        Err(StoreError::LimitExceeded {
+            quota: Quota::TagsPerResource,
+            ..
+        })
+    ));
+    assert_eq!(
+        s.get_role(&acct, "tagged").await.map(|_| ()),
+        Err(StoreError::NotFound(Entity::Role))
+    );
+    tagged.tags.truncate(2);
+    s.create_role(&acct, tagged, t0()).await.unwrap();
+    let many = s
+        .tags_for_names(&acct, "role", &["TAGGED".to_owned(), "r2".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(many.get("tagged").map(Vec::len), Some(2));
+    assert!(!many.contains_key("r2"), "no tags, no entry");
+    assert!(s
+        .tags_for_names(&acct, "role", &[])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -142,23 +142,31 @@ pub fn list_policies(call: &Call) -> HandlerFuture<'_> {
             .list_policies(call.account()?, filter, &page)
             .await
             .map_err(store_error)?;
+        let names: Vec<String> = listing
+            .items
+            .iter()
+            .filter(|p| p.policy_type == PolicyType::Custom)
+            .map(|p| p.policy_name.clone())
+            .collect();
+        let tags = super::tags::tags_of(call, "policy", &names).await?;
         let mut policies: Vec<Value> = Vec::with_capacity(listing.items.len());
         for p in &listing.items {
             let custom = p.policy_type == PolicyType::Custom;
+            let own = if custom {
+                tags.get(&p.policy_name.to_ascii_lowercase())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+            } else {
+                &[]
+            };
             // System policies carry no tags, so a tag filter excludes them.
-            let keep = tag_filter.is_empty()
-                || (custom
-                    && super::tags::matches_filter(call, "policy", &p.policy_name, &tag_filter)
-                        .await?);
+            let keep = tag_filter.is_empty() || (custom && super::tags::matches(own, &tag_filter));
             if !keep {
                 continue;
             }
             let mut v = policy_json(p);
             if let (true, Value::Object(m)) = (custom, &mut v) {
-                m.insert(
-                    "Tags".into(),
-                    super::tags::tags_json(call, "policy", &p.policy_name).await?,
-                );
+                m.insert("Tags".into(), super::tags::tags_value(own));
             }
             policies.push(v);
         }

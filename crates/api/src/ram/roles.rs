@@ -135,19 +135,22 @@ pub fn list_roles(call: &Call) -> HandlerFuture<'_> {
             .list_roles(call.account()?, &page)
             .await
             .map_err(store_error)?;
+        let names: Vec<String> = listing.items.iter().map(|r| r.role_name.clone()).collect();
+        let tags = super::tags::tags_of(call, "role", &names).await?;
         let mut roles: Vec<Value> = Vec::with_capacity(listing.items.len());
         for r in &listing.items {
+            let own = tags
+                .get(&r.role_name.to_ascii_lowercase())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             // The tag filter applies within the page (documented deviation).
-            if !super::tags::matches_filter(call, "role", &r.role_name, &filter).await? {
+            if !super::tags::matches(own, &filter) {
                 continue;
             }
             let mut v = role_json(r);
             if let Value::Object(m) = &mut v {
                 m.remove("AssumeRolePolicyDocument");
-                m.insert(
-                    "Tags".into(),
-                    super::tags::tags_json(call, "role", &r.role_name).await?,
-                );
+                m.insert("Tags".into(), super::tags::tags_value(own));
             }
             roles.push(v);
         }

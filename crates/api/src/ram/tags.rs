@@ -2,7 +2,7 @@
 //! parameters of CreateRole / CreatePolicy / ListRoles / ListPolicies.
 
 use rampart_model::{Field, PolicyType};
-use rampart_store::{Marker, Page, PolicyRef, StoreError};
+use rampart_store::{Marker, Page, PolicyRef};
 use rampart_wire::{ApiError, Tag};
 use serde_json::{json, Value};
 
@@ -200,39 +200,32 @@ pub fn list_tag_resources(call: &Call) -> HandlerFuture<'_> {
     })
 }
 
-/// `{"Tags":{"Tag":[{"TagKey","TagValue"}]}}` of one resource.
-pub async fn tags_json(call: &Call, kind: &str, name: &str) -> Result<Value, ApiError> {
-    let tags = call
-        .state
-        .store
-        .tags_for(call.account()?, kind, name)
-        .await
-        .map_err(store_error)?;
-    let tags: Vec<Value> = tags
-        .into_iter()
-        .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-        .collect();
-    Ok(json!({ "Tag": tags }))
-}
-
-/// Whether a resource carries every tag of a `Tag` filter.
-pub async fn matches_filter(
+/// The tags of a page of resources, read once: keyed by lower-cased name.
+pub async fn tags_of(
     call: &Call,
     kind: &str,
-    name: &str,
-    filter: &[(String, String)],
-) -> Result<bool, ApiError> {
-    if filter.is_empty() {
-        return Ok(true);
-    }
-    let tags = call
-        .state
+    names: &[String],
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, ApiError> {
+    call.state
         .store
-        .tags_for(call.account()?, kind, name)
+        .tags_for_names(call.account()?, kind, names)
         .await
-        .map_err(|e: StoreError| store_error(e))?;
-    Ok(filter.iter().all(|(k, v)| {
+        .map_err(store_error)
+}
+
+/// `{"Tag":[{"TagKey","TagValue"}]}`, the value of a listed entity's `Tags`.
+pub fn tags_value(tags: &[(String, String)]) -> Value {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+        .collect();
+    json!({ "Tag": tags })
+}
+
+/// Whether `tags` hold every tag of a `Tag` filter (an empty filter value matches any value).
+pub fn matches(tags: &[(String, String)], filter: &[(String, String)]) -> bool {
+    filter.iter().all(|(k, v)| {
         tags.iter()
             .any(|(tk, tv)| tk == k && (v.is_empty() || tv == v))
-    }))
+    })
 }

@@ -765,6 +765,36 @@ impl TagRepo for SqlStore {
         })
     }
 
+    async fn tags_for_names(
+        &self,
+        account: &AccountId,
+        resource_type: &str,
+        names: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, StoreError> {
+        let mut out: std::collections::HashMap<String, Vec<(String, String)>> =
+            std::collections::HashMap::new();
+        if names.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT resource_name_key, tag_key, tag_value FROM resource_tags \
+             WHERE account_id = $1 AND resource_type = $2 AND resource_name_key IN ({}) \
+             ORDER BY resource_name_key, tag_key",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql)
+            .bind(account.as_str())
+            .bind(resource_type);
+        for name in names {
+            q = q.bind(name_key(name));
+        }
+        for (name, k, v) in q.fetch_all(&self.pool).await? {
+            out.entry(name).or_default().push((k, v));
+        }
+        Ok(out)
+    }
+
     async fn tags_for(
         &self,
         account: &AccountId,
