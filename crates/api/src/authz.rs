@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use base64::Engine as _;
 use rampart_model::{AccountId, MasterKey, Timestamp};
@@ -273,9 +273,4 @@ pub fn decode_diagnostic(master_key: &MasterKey, encoded: &str) -> Option<Diagno
         .ok()?;
     let json = master_key.open(&sealed, DIAGNOSTIC_AAD).ok()?;
     serde_json::from_slice(&json).ok()
-}
-
-/// Shared so tests can build one without a server.
-pub fn shared(capacity: usize) -> Arc<Authorizer> {
-    Arc::new(Authorizer::new(capacity))
 }

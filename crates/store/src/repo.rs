@@ -191,7 +191,10 @@ pub trait NonceRepo: Send + Sync {
         batch: &[(String, String)],
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<Vec<NonceUse>, StoreError>;
+    ) -> Result<Vec<NonceUse>, StoreError> {
+        let checked = self.use_nonces_with_keys(batch, now, ttl).await?;
+        Ok(checked.into_iter().map(|(used, _)| used).collect())
+    }
 
     /// [`NonceRepo::use_nonces`], and in the same transaction the current state of each
     /// AccessKey named in the batch (`None`: no such key), so a server may cache keys and

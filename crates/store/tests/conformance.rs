@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod support;
 
 use std::collections::HashSet;
@@ -22,34 +23,6 @@ use rampart_store::{
     NonceUse, Page, Quota, Quotas, SqlStore, Store, StoreError, StoreOptions, UserRepo, UserUpdate,
 };
 use support::Backend;
-
-/// Declares each case once per engine: `sqlite::<case>` and `postgres::<case>`.
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = crate::support::Backend::sqlite().await;
-                    crate::$case(&backend).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(backend) = crate::support::Backend::postgres().await else {
-                        return;
-                    };
-                    crate::$case(&backend).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     reopening_applies_migrations_once,

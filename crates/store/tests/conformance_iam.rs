@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -16,33 +17,6 @@ use rampart_store::{
     Store, StoreError, UserUpdate,
 };
 use support::Backend;
-
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = crate::support::Backend::sqlite().await;
-                    crate::$case(&backend).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(backend) = crate::support::Backend::postgres().await else {
-                        return;
-                    };
-                    crate::$case(&backend).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     concurrent_creates_of_one_name_have_one_winner,

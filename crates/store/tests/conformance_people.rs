@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeSet;
@@ -17,34 +18,6 @@ use rampart_store::{
     ResourceTag, Store, StoreError, StoreOptions, TotpUse, TOTP_STEPS_KEPT,
 };
 use support::Backend;
-
-/// Declares each case once per engine: `sqlite::<case>` and `postgres::<case>`.
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = crate::support::Backend::sqlite().await;
-                    crate::$case(&backend).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(backend) = crate::support::Backend::postgres().await else {
-                        return;
-                    };
-                    crate::$case(&backend).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     settings_are_unset_until_written_then_replaced,

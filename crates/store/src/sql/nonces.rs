@@ -42,38 +42,6 @@ impl NonceRepo for SqlStore {
         })
     }
 
-    async fn use_nonces(
-        &self,
-        batch: &[(String, String)],
-        now: Timestamp,
-        ttl: Duration,
-    ) -> Result<Vec<NonceUse>, StoreError> {
-        self.purge_if_due(now).await?;
-        let expires_at = now.saturating_add(ttl).unix_millis();
-        // One transaction, so one commit (one fsync on SQLite) for the whole batch; each
-        // row is still decided by the primary key, as in `use_nonce`, and a nonce twice in
-        // one batch is fresh once and a replay the second time.
-        let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        for (access_key_id, nonce) in batch {
-            let inserted = sqlx::query(INSERT_NONCE)
-                .bind(access_key_id.as_str())
-                .bind(nonce_hash(nonce))
-                .bind(expires_at)
-                .bind(now.unix_millis())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            out.push(if inserted == 0 {
-                NonceUse::Replayed
-            } else {
-                NonceUse::Fresh
-            });
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
     async fn use_nonces_with_keys(
         &self,
         batch: &[(String, String)],
@@ -82,6 +50,9 @@ impl NonceRepo for SqlStore {
     ) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError> {
         self.purge_if_due(now).await?;
         let expires_at = now.saturating_add(ttl).unix_millis();
+        // One transaction, so one commit (one fsync on SQLite) for the whole batch; each
+        // row is still decided by the primary key, as in `use_nonce`, and a nonce twice in
+        // one batch is fresh once and a replay the second time.
         let mut tx = self.begin().await?;
         let mut checks: Vec<(&str, Option<KeyCheck>)> = Vec::new();
         for (key_id, _) in batch {

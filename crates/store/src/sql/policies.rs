@@ -148,11 +148,13 @@ impl SqlStore {
         Ok((kind, id.ok_or(StoreError::NotFound(missing))?))
     }
 
-    async fn policy_exists(
+    /// The number of the policy's default version; `NotFound(Policy)` if there is no such
+    /// policy (system policies are visible to every account).
+    async fn default_version(
         &self,
         account: &AccountId,
         policy: PolicyRef<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT default_version FROM policies WHERE owner = $1 AND policy_type = $2 \
              AND policy_name_key = $3",
@@ -162,9 +164,7 @@ impl SqlStore {
         .bind(name_key(policy.policy_name))
         .fetch_optional(&self.pool)
         .await?;
-        found
-            .map(|_| ())
-            .ok_or(StoreError::NotFound(Entity::Policy))
+        found.ok_or(StoreError::NotFound(Entity::Policy))
     }
 }
 
@@ -602,16 +602,7 @@ impl PolicyRepo for SqlStore {
         let n = version_number(version)?;
         let owner = owner(account, policy_ref.policy_type);
         let key = name_key(policy_ref.policy_name);
-        let default: i64 = sqlx::query_scalar(
-            "SELECT default_version FROM policies WHERE owner = $1 AND policy_type = $2 \
-             AND policy_name_key = $3",
-        )
-        .bind(owner)
-        .bind(policy_ref.policy_type.as_str())
-        .bind(key.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Policy))?;
+        let default = self.default_version(account, policy_ref).await?;
         let row = sqlx::query(
             "SELECT version_number, document, create_date FROM policy_versions \
              WHERE owner = $1 AND policy_type = $2 AND policy_name_key = $3 \
@@ -634,16 +625,7 @@ impl PolicyRepo for SqlStore {
     ) -> Result<Vec<PolicyVersion>, StoreError> {
         let owner = owner(account, policy_ref.policy_type);
         let key = name_key(policy_ref.policy_name);
-        let default: i64 = sqlx::query_scalar(
-            "SELECT default_version FROM policies WHERE owner = $1 AND policy_type = $2 \
-             AND policy_name_key = $3",
-        )
-        .bind(owner)
-        .bind(policy_ref.policy_type.as_str())
-        .bind(key.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Policy))?;
+        let default = self.default_version(account, policy_ref).await?;
         let found = sqlx::query(
             "SELECT version_number, document, create_date FROM policy_versions \
              WHERE owner = $1 AND policy_type = $2 AND policy_name_key = $3 \
@@ -876,7 +858,7 @@ impl PolicyRepo for SqlStore {
         account: &AccountId,
         policy_ref: PolicyRef<'_>,
     ) -> Result<PolicyEntities, StoreError> {
-        self.policy_exists(account, policy_ref).await?;
+        self.default_version(account, policy_ref).await?;
         let owner = owner(account, policy_ref.policy_type);
         let key = name_key(policy_ref.policy_name);
         let filter = "x.account_id = $1 AND x.policy_owner = $2 AND x.policy_type = $3 \

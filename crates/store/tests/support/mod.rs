@@ -209,3 +209,32 @@ async fn drop_schema(admin_url: &str, schema: &str) {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Declares each case once per engine: `sqlite::<case>` and `postgres::<case>`, each on a
+/// fresh database. The cases are `async fn <case>(&Backend)` at the test crate's root.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let backend = crate::support::Backend::sqlite().await;
+                    crate::$case(&backend).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(backend) = crate::support::Backend::postgres().await else {
+                        return;
+                    };
+                    crate::$case(&backend).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
