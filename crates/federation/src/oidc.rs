@@ -1,0 +1,1 @@
+//! OpenID Connect ID-token verification for `AssumeRoleWithOIDC`.
