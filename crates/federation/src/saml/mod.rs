@@ -1,0 +1,7 @@
+//! SAML 2.0 for `AssumeRoleWithSAML`: the identity provider's metadata (uploaded with
+//! `CreateSAMLProvider`) and the signed responses users bring to STS.
+
+pub mod metadata;
+pub mod response;
+
+pub use metadata::{parse_metadata, IdpMetadata, MetadataError, SigningCertificate};

@@ -1,0 +1,1 @@
+//! Signed SAML responses: signature verification and the checks STS makes on the assertion.
