@@ -4,13 +4,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use rampart_model::{AccessKeyId, AccessKeyStatus, KeyOwner, SecretString, Timestamp};
+use rampart_model::{
+    AccessKeyId, AccessKeyStatus, AccountId, KeyOwner, RoleId, SecretString, Timestamp,
+};
 use rampart_store::{NonceUse, StoreError};
 use rampart_wire::{verify, ApiError, ClassifiedRequest, RawRequest, Scheme, Secret};
 
 use crate::call::Principal;
 use crate::errors::store_error;
 use crate::state::State;
+use crate::sts::token::TokenError;
 
 /// Establishes the caller of a signed request; also returns its account's authorization
 /// epoch, read in the nonce's transaction so authorization needs no read of its own.
@@ -35,8 +38,7 @@ pub async fn authenticate(
         .access_key_id()
         .ok_or_else(|| ApiError::missing_parameter("AccessKeyId"))?;
     if key_id.starts_with("STS.") {
-        // STS credentials arrive with the STS product; until then such a key cannot exist.
-        return Err(ApiError::access_key_not_found());
+        return authenticate_session(state, raw, request, key_id, now).await;
     }
     let id = AccessKeyId::parse(key_id).map_err(|_| ApiError::access_key_not_found())?;
     // Without a nonce there is no batch to re-check a cached key in (classification requires
@@ -110,6 +112,65 @@ pub async fn authenticate(
         },
     };
     Ok((principal, epoch))
+}
+
+/// A request signed with STS credentials: the token is opened (no database read), the
+/// signature checked with the secret inside it, and then, together with the nonce, the
+/// role is looked up by id, so a deleted role's sessions end at once on every node.
+async fn authenticate_session(
+    state: &State,
+    raw: &RawRequest,
+    request: &ClassifiedRequest,
+    key_id: &str,
+    now: Timestamp,
+) -> Result<(Principal, i64), ApiError> {
+    let token = request
+        .security_token()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::missing_security_token)?;
+    let claims = state.tokens.open(token, key_id, now).map_err(|e| match e {
+        TokenError::Expired => ApiError::security_token_expired(),
+        TokenError::Mismatch => ApiError::security_token_mismatch(),
+        TokenError::Malformed | TokenError::Seal => ApiError::security_token_malformed(),
+    })?;
+    verify(
+        raw,
+        request,
+        &Secret::new(&claims.secret),
+        now.unix_secs(),
+        &state.options.verify,
+    )?;
+    let account_id =
+        AccountId::parse(&claims.account_id).map_err(|_| ApiError::security_token_malformed())?;
+    let role_id =
+        RoleId::parse(&claims.role_id).map_err(|_| ApiError::security_token_malformed())?;
+    let nonce = request
+        .nonce()
+        .ok_or_else(|| ApiError::missing_parameter("SignatureNonce"))?;
+    let (used, role) = tokio::join!(
+        state.nonces.use_nonce(key_id, nonce, now),
+        state.store.role_session_state(&account_id, &role_id)
+    );
+    let (used, _) = used.map_err(store_error)?;
+    let Some((role_name, epoch)) = role.map_err(store_error)? else {
+        return Err(ApiError::new(
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired: the role it was issued for has been deleted.",
+            400,
+        ));
+    };
+    if used == NonceUse::Replayed {
+        return Err(ApiError::signature_nonce_used());
+    }
+    let mut claims = claims;
+    claims.role_name = role_name;
+    Ok((
+        Principal::AssumedRole {
+            account_id,
+            session: Arc::new(claims),
+        },
+        epoch,
+    ))
 }
 
 /// AccessKeys with their opened secrets, so a request needs no key read before verifying its

@@ -77,7 +77,10 @@ impl Authorizer {
         facts: RequestFacts,
     ) -> Result<(), ApiError> {
         let (store, master_key) = keys;
-        let (account_id, user_id, user_name) = match principal {
+        let action = self.action(permission);
+        let refs: Vec<&str> = resources.iter().map(String::as_str).collect();
+        let mut context = request_context(&facts);
+        let (set, session, caller) = match principal {
             // The account owner may do everything in its own account; handlers only ever
             // reach the caller's own account, so nothing else needs checking.
             Principal::Root { .. } => return Ok(()),
@@ -86,26 +89,49 @@ impl Authorizer {
                 account_id,
                 user_id,
                 user_name,
-            } => (account_id, user_id, user_name),
+            } => {
+                context.insert("acs:MFAPresent", "false");
+                let set = self
+                    .principal_policies(
+                        store,
+                        account_id,
+                        PrincipalKey::User(user_id.as_str().to_owned()),
+                        epoch,
+                    )
+                    .await?;
+                (set, None, Caller::user(account_id.as_str(), user_name))
+            }
+            Principal::AssumedRole {
+                account_id,
+                session,
+            } => {
+                context.insert("acs:MFAPresent", if session.mfa { "true" } else { "false" });
+                // Looked up live on every request (through the epoch): detaching a policy
+                // from the role takes effect on its sessions at once.
+                let set = self
+                    .principal_policies(
+                        store,
+                        account_id,
+                        PrincipalKey::Role(session.role_id.clone()),
+                        epoch,
+                    )
+                    .await?;
+                let session_set = match &session.policy {
+                    Some(text) => Some(self.session_policy(text)?),
+                    None => None,
+                };
+                let caller = Caller::assumed_role(
+                    account_id.as_str(),
+                    &session.role_name,
+                    &session.session_name,
+                );
+                (set, session_set, caller)
+            }
         };
-        let set = self
-            .user_policies(store, account_id, user_id.as_str(), epoch)
-            .await?;
-        let action = self.action(permission);
-        let refs: Vec<&str> = resources.iter().map(String::as_str).collect();
-        let mut context = Context::new();
-        context.insert("acs:CurrentTime", &facts.now.to_string());
-        context.insert(
-            "acs:SecureTransport",
-            if facts.secure { "true" } else { "false" },
-        );
-        context.insert("acs:MFAPresent", "false");
-        if let Some(ip) = facts.source_ip {
-            context.insert("acs:SourceIp", &ip.to_string());
-        }
-        let caller = Caller::user(account_id.as_str(), user_name);
         let request = Request::new(&action, &refs, &context).with_caller(&caller);
-        let decision = authorize(&request, &Layers::identity(&set));
+        let mut layers = Layers::identity(&set);
+        layers.session = session.as_ref();
+        let decision = authorize(&request, &layers);
         if decision.is_allow() {
             return Ok(());
         }
@@ -116,19 +142,34 @@ impl Authorizer {
             .copied()
             .unwrap_or("*");
         Err(denial(
-            master_key, principal, permission, resource, &decision,
+            master_key, principal, permission, resource, &decision, None,
         ))
     }
 
-    async fn user_policies(
+    /// A session policy, compiled with the server's actions. Sealed into the token at issue,
+    /// after validation, so a failure here means a rule changed since: it grants nothing.
+    pub fn session_policy(&self, text: &str) -> Result<PolicySet, ApiError> {
+        let policy = Policy::parse(text, PolicyKind::Session)
+            .map_err(|_| ApiError::security_token_malformed())?;
+        let id = PolicyId::new("SessionPolicy", "Session", "");
+        Ok(PolicySet::with_actions(
+            std::iter::once((id, &policy)),
+            &self.table,
+        ))
+    }
+
+    async fn principal_policies(
         &self,
         store: &dyn Store,
         account_id: &AccountId,
-        user_id: &str,
+        principal: PrincipalKey,
         // Read with the caller's key in this request; see the module's invariant.
         epoch: i64,
     ) -> Result<PolicySet, ApiError> {
-        let key = (account_id.clone(), format!("user:{user_id}"));
+        let key = match &principal {
+            PrincipalKey::User(id) => (account_id.clone(), format!("user:{id}")),
+            PrincipalKey::Role(id) => (account_id.clone(), format!("role:{id}")),
+        };
         if let Ok(cache) = self.cache.read() {
             if let Some(hit) = cache.get(&key) {
                 if hit.epoch == epoch {
@@ -137,7 +178,7 @@ impl Authorizer {
             }
         }
         let attached = store
-            .effective_policies(account_id, &PrincipalKey::User(user_id.to_owned()))
+            .effective_policies(account_id, &principal)
             .await
             .map_err(store_error)?;
         let mut parsed = Vec::with_capacity(attached.len());
@@ -205,17 +246,33 @@ pub struct MatchedPolicy {
 
 const DIAGNOSTIC_AAD: &[u8] = b"rampart:diagnostic-message";
 
-fn denial(
+/// The request facts every policy may test, as condition keys.
+pub fn request_context(facts: &RequestFacts) -> Context {
+    let mut context = Context::new();
+    context.insert("acs:CurrentTime", &facts.now.to_string());
+    context.insert(
+        "acs:SecureTransport",
+        if facts.secure { "true" } else { "false" },
+    );
+    if let Some(ip) = facts.source_ip {
+        context.insert("acs:SourceIp", &ip.to_string());
+    }
+    context
+}
+
+/// `NoPermission` with its `AccessDeniedDetail` and sealed diagnostic. `policy_type`
+/// overrides the deciding layer's name (`AssumeRolePolicy` for a trust refusal).
+pub fn denial(
     master_key: &MasterKey,
     principal: &Principal,
     permission: &str,
     resource: &str,
     decision: &Decision,
+    policy_type: Option<&str>,
 ) -> ApiError {
     let explicit = decision.outcome == Outcome::ExplicitDeny;
-    let policy_type = decision
-        .decided_by
-        .map(|l| l.policy_type())
+    let policy_type = policy_type
+        .or(decision.decided_by.map(|l| l.policy_type()))
         .unwrap_or("AccountLevelIdentityBasedPolicy");
     let diagnostic = Diagnostic {
         account_id: principal

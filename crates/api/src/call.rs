@@ -9,6 +9,7 @@ use rampart_wire::{ApiError, ClassifiedRequest};
 
 use crate::product::{ActionSpec, Product};
 use crate::state::State;
+use crate::sts::token::SessionClaims;
 
 /// Who is calling, as authentication established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,12 @@ pub enum Principal {
         user_id: UserId,
         user_name: String,
     },
+    /// A role session, by STS credentials. `account_id` is the role's account, where the
+    /// session acts; the token's claims are as sealed at issue (the role's name is re-read).
+    AssumedRole {
+        account_id: AccountId,
+        session: Arc<SessionClaims>,
+    },
 }
 
 impl Principal {
@@ -30,7 +37,9 @@ impl Principal {
     pub fn account_id(&self) -> Option<&AccountId> {
         match self {
             Principal::Anonymous => None,
-            Principal::Root { account_id } | Principal::User { account_id, .. } => Some(account_id),
+            Principal::Root { account_id }
+            | Principal::User { account_id, .. }
+            | Principal::AssumedRole { account_id, .. } => Some(account_id),
         }
     }
 
@@ -40,6 +49,7 @@ impl Principal {
             Principal::Anonymous => "Anonymous",
             Principal::Root { .. } => "Account",
             Principal::User { .. } => "SubUser",
+            Principal::AssumedRole { .. } => "AssumedRoleUser",
         }
     }
 
@@ -49,6 +59,29 @@ impl Principal {
             Principal::Anonymous => String::new(),
             Principal::Root { account_id } => account_id.to_string(),
             Principal::User { user_name, .. } => user_name.clone(),
+            Principal::AssumedRole { session, .. } => {
+                format!("{}:{}", session.role_name, session.session_name)
+            }
+        }
+    }
+
+    /// The ARN that trust policies and `GetCallerIdentity` speak of.
+    pub fn arn(&self) -> String {
+        match self {
+            Principal::Anonymous => String::new(),
+            Principal::Root { account_id } => format!("acs:ram::{account_id}:root"),
+            Principal::User {
+                account_id,
+                user_name,
+                ..
+            } => format!("acs:ram::{account_id}:user/{user_name}"),
+            Principal::AssumedRole {
+                account_id,
+                session,
+            } => format!(
+                "acs:ram::{account_id}:assumed-role/{}/{}",
+                session.role_name, session.session_name
+            ),
         }
     }
 }
@@ -63,6 +96,10 @@ pub struct Call {
     pub request_id: String,
     /// Read once from the injected clock when the request arrived.
     pub now: Timestamp,
+    /// The client's address, when the HTTP layer knows it.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS.
+    pub secure: bool,
 }
 
 impl Call {

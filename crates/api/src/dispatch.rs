@@ -43,6 +43,10 @@ impl Api {
             state: Arc::new(State {
                 nonces,
                 key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
+                tokens: crate::sts::token::TokenKeys::new(
+                    Arc::clone(&master_key),
+                    options.sts.token_key_period.as_secs(),
+                ),
                 store,
                 master_key,
                 clock,
@@ -131,6 +135,8 @@ impl Api {
             principal,
             request_id: request_id.to_owned(),
             now,
+            source_ip: http.source_ip,
+            secure: http.secure,
         };
         let (permission, resources, preference) = match action.access {
             Access::Authorized {

@@ -22,8 +22,9 @@ mod nonce;
 pub mod product;
 pub mod ram;
 pub mod state;
+pub mod sts;
 
 pub use call::{Call, Principal};
 pub use dispatch::Api;
 pub use http::{HttpRequest, HttpResponse};
-pub use state::{ApiOptions, State};
+pub use state::{ApiOptions, State, StsOptions};

@@ -96,7 +96,11 @@ impl Product {
 
 /// Every product the server speaks.
 pub fn products() -> &'static [&'static Product] {
-    static PRODUCTS: [&Product; 2] = [&crate::ram::RAM, &crate::internal::INTERNAL];
+    static PRODUCTS: [&Product; 3] = [
+        &crate::ram::RAM,
+        &crate::sts::STS,
+        &crate::internal::INTERNAL,
+    ];
     &PRODUCTS
 }
 

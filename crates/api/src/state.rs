@@ -10,6 +10,7 @@ use rampart_wire::{Limits, VerifyOptions};
 use crate::auth::KeyCache;
 use crate::authz::Authorizer;
 use crate::nonce::NonceBatcher;
+use crate::sts::token::TokenKeys;
 
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone)]
@@ -21,6 +22,23 @@ pub struct ApiOptions {
     pub nonce_ttl: Duration,
     /// Compiled policy sets kept (one per principal).
     pub policy_cache_entries: usize,
+    /// STS options.
+    pub sts: StsOptions,
+}
+
+/// STS tunables.
+#[derive(Debug, Clone)]
+pub struct StsOptions {
+    /// How long one security-token sealing key is used before the next takes over.
+    pub token_key_period: Duration,
+}
+
+impl Default for StsOptions {
+    fn default() -> Self {
+        Self {
+            token_key_period: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl Default for ApiOptions {
@@ -32,6 +50,7 @@ impl Default for ApiOptions {
             verify,
             nonce_ttl: Duration::from_secs(2 * skew + 60),
             policy_cache_entries: 10_000,
+            sts: StsOptions::default(),
         }
     }
 }
@@ -45,6 +64,7 @@ pub struct State {
     pub authorizer: Authorizer,
     pub nonces: NonceBatcher,
     pub key_cache: KeyCache,
+    pub tokens: TokenKeys,
 }
 
 impl std::fmt::Debug for State {

@@ -251,6 +251,21 @@ pub fn generate_access_key_secret() -> Result<SecretString, RandomError> {
     secret.map(SecretString::new)
 }
 
+/// Length of the random part of an STS AccessKeyId (`STS.` + this many letters and digits,
+/// the shape Alibaba's temporary keys have).
+pub const STS_ACCESS_KEY_ID_RANDOM_LEN: usize = 28;
+
+/// A fresh AccessKeyId for STS credentials: `STS.` and 28 random letters and digits
+/// (about 166 bits, so ids never collide and cannot be guessed).
+pub fn generate_sts_access_key_id() -> Result<String, RandomError> {
+    let mut buf = [0u8; STS_ACCESS_KEY_ID_RANDOM_LEN];
+    fill_from_alphabet(&mut buf, ALPHANUMERIC, &mut os_fill)?;
+    let mut id = String::with_capacity(4 + STS_ACCESS_KEY_ID_RANDOM_LEN);
+    id.push_str("STS.");
+    id.extend(buf.iter().map(|&b| char::from(b)));
+    Ok(id)
+}
+
 /// Checks the shape of an AccessKey secret (30 ASCII letters or digits). The error never
 /// contains the secret.
 pub fn check_access_key_secret(secret: &SecretString) -> Result<(), IdError> {

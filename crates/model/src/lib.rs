@@ -43,8 +43,8 @@ pub use iam::{
     Group, LoginProfile, Policy, PolicyType, PolicyTypeError, PolicyVersion, Role, VirtualMfaDevice,
 };
 pub use id::{
-    check_access_key_secret, generate_access_key_secret, AccessKeyId, AccountId, GroupId, IdError,
-    IdKind, RequestId, RoleId, UserId, ACCESS_KEY_SECRET_LEN,
+    check_access_key_secret, generate_access_key_secret, generate_sts_access_key_id, AccessKeyId,
+    AccountId, GroupId, IdError, IdKind, RequestId, RoleId, UserId, ACCESS_KEY_SECRET_LEN,
 };
 pub use names::{Field, NameError, NameErrorKind};
 pub use random::RandomError;

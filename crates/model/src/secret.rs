@@ -8,6 +8,8 @@ use std::fmt;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -99,6 +101,9 @@ pub struct MasterKey {
     // `aes` and `ghash` (their `zeroize` features are switched on in Cargo.toml); the raw
     // key bytes are not kept.
     cipher: Aes256Gcm,
+    // HKDF pseudo-random key extracted from the master key: subkeys (STS token keys) are
+    // expanded from it, so the master key itself never encrypts anything but stored secrets.
+    prk: Zeroizing<[u8; 32]>,
 }
 
 impl MasterKey {
@@ -119,7 +124,15 @@ impl MasterKey {
         }
         key.copy_from_slice(bytes);
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_slice()));
-        Ok(Self { version, cipher })
+        let (prk_bytes, _) =
+            Hkdf::<Sha256>::extract(Some(b"rampart:master-key:subkeys"), key.as_slice());
+        let mut prk = Zeroizing::new([0u8; 32]);
+        prk.copy_from_slice(prk_bytes.as_slice());
+        Ok(Self {
+            version,
+            cipher,
+            prk,
+        })
     }
 
     /// A fresh random key.
@@ -127,6 +140,16 @@ impl MasterKey {
         let mut bytes = Zeroizing::new([0u8; Self::LEN]);
         os_fill(bytes.as_mut_slice())?;
         Self::from_slice(version, bytes.as_slice())
+    }
+
+    /// A 256-bit subkey for `label` (HKDF-SHA256 expand): the same master key and label give
+    /// the same subkey on every node, and no subkey reveals the master key or another subkey.
+    pub fn derive_key(&self, label: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        let hk = Hkdf::<Sha256>::from_prk(self.prk.as_slice()).map_err(|_| CryptoError::TooLong)?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        hk.expand(label, out.as_mut_slice())
+            .map_err(|_| CryptoError::TooLong)?;
+        Ok(out)
     }
 
     /// The version byte this key writes and accepts.
@@ -245,6 +268,18 @@ mod tests {
     use super::*;
 
     const KEY: [u8; 32] = [7; 32];
+
+    #[test]
+    fn derived_keys_are_stable_per_label_and_independent() {
+        let a = MasterKey::from_slice(1, &[3u8; 32]).unwrap();
+        let again = MasterKey::from_slice(1, &[3u8; 32]).unwrap();
+        let other = MasterKey::from_slice(1, &[4u8; 32]).unwrap();
+        let k1 = a.derive_key(b"label-1").unwrap();
+        assert_eq!(*k1, *again.derive_key(b"label-1").unwrap());
+        assert_ne!(*k1, *a.derive_key(b"label-2").unwrap());
+        assert_ne!(*k1, *other.derive_key(b"label-1").unwrap());
+        assert_ne!(*k1, [3u8; 32]);
+    }
 
     #[test]
     fn secret_strings_never_print() {

@@ -5,7 +5,9 @@
 //! account: an entity of another account is indistinguishable from one that does not exist.
 
 use async_trait::async_trait;
-use rampart_model::{AccountId, Group, Policy, PolicyType, PolicyVersion, Role, Timestamp, User};
+use rampart_model::{
+    AccountId, Group, Policy, PolicyType, PolicyVersion, Role, RoleId, Timestamp, User,
+};
 
 use crate::error::StoreError;
 use crate::page::{Listing, Page};
@@ -169,6 +171,15 @@ pub trait RoleRepo: Send + Sync {
         now: Timestamp,
     ) -> Result<Role, StoreError>;
     async fn get_role(&self, account: &AccountId, role_name: &str) -> Result<Role, StoreError>;
+    /// What a request signed with a role session needs, in one read: the role's current
+    /// name and the account's authorization epoch, or `None` when the role with this id no
+    /// longer exists (deleting a role ends its sessions; a new role of the same name has a
+    /// new id and does not revive them).
+    async fn role_session_state(
+        &self,
+        account: &AccountId,
+        role_id: &RoleId,
+    ) -> Result<Option<(String, i64)>, StoreError>;
     async fn update_role(
         &self,
         account: &AccountId,

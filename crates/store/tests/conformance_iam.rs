@@ -35,6 +35,7 @@ conformance!(
     limits_hold_under_concurrency,
     attach_races_policy_deletion_safely,
     effective_policies_are_per_principal,
+    role_session_state_follows_the_role_id,
 );
 
 fn t0() -> Timestamp {
@@ -1372,4 +1373,38 @@ async fn effective_policies_are_per_principal(b: &Backend) {
         .unwrap()
         .is_empty());
     assert!(s.effective_policies(&other, &ops).await.unwrap().is_empty());
+}
+
+async fn role_session_state_follows_the_role_id(b: &Backend) {
+    let s: &dyn Store = &b.store;
+    let acct = account(s, "acme").await;
+    let other = account(s, "other").await;
+    let ops = s.create_role(&acct, role("ops"), t0()).await.unwrap();
+    let epoch = s.authz_epoch(&acct).await.unwrap();
+    assert_eq!(
+        s.role_session_state(&acct, &ops.role_id).await.unwrap(),
+        Some(("ops".to_owned(), epoch))
+    );
+    // Another account's sessions never reach this role.
+    assert_eq!(
+        s.role_session_state(&other, &ops.role_id).await.unwrap(),
+        None
+    );
+    s.delete_role(&acct, "ops").await.unwrap();
+    assert_eq!(
+        s.role_session_state(&acct, &ops.role_id).await.unwrap(),
+        None
+    );
+    // A new role of the same name is a new identity: the old sessions stay dead.
+    let again = s.create_role(&acct, role("ops"), t0()).await.unwrap();
+    assert_ne!(again.role_id, ops.role_id);
+    assert_eq!(
+        s.role_session_state(&acct, &ops.role_id).await.unwrap(),
+        None
+    );
+    assert!(s
+        .role_session_state(&acct, &again.role_id)
+        .await
+        .unwrap()
+        .is_some());
 }

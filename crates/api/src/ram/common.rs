@@ -117,7 +117,12 @@ pub fn target_user(call: &Call) -> Result<Option<String>, ApiError> {
         }
         _ => match &call.principal {
             Principal::User { user_name, .. } => Ok(Some(user_name.clone())),
-            _ => Ok(None),
+            // A role session has no keys or devices of its own; "itself" must never fall
+            // through to the account's root identity.
+            Principal::AssumedRole { .. } | Principal::Anonymous => {
+                Err(ApiError::missing_parameter("UserName"))
+            }
+            Principal::Root { .. } => Ok(None),
         },
     }
 }

@@ -109,10 +109,49 @@ impl Server {
         params: &[(&str, &str)],
         nonce: &str,
     ) -> RawRequest {
+        self.signed_as(client, None, "2015-05-01", action, params, nonce)
+    }
+
+    /// STS: `AssumeRole` and `GetCallerIdentity`, signed V1 by `client`.
+    pub async fn sts(&self, client: &Client, action: &str, params: &[(&str, &str)]) -> Reply {
+        let nonce = format!("nonce-{}", NONCE.fetch_add(1, Ordering::Relaxed));
+        let raw = self.signed_as(client, None, "2015-04-01", action, params, &nonce);
+        self.send(raw).await
+    }
+
+    /// A call signed V1 with STS credentials: the `SecurityToken` parameter is signed too.
+    pub async fn call_session(
+        &self,
+        session: &Session,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Reply {
+        let nonce = format!("nonce-{}", NONCE.fetch_add(1, Ordering::Relaxed));
+        let raw = self.signed_as(
+            &session.client,
+            Some(&session.token),
+            version,
+            action,
+            params,
+            &nonce,
+        );
+        self.send(raw).await
+    }
+
+    pub fn signed_as(
+        &self,
+        client: &Client,
+        token: Option<&str>,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+        nonce: &str,
+    ) -> RawRequest {
         let now = self.clock.now().to_string();
         let mut all: Vec<(&str, &str)> = vec![
             ("Action", action),
-            ("Version", "2015-05-01"),
+            ("Version", version),
             ("Format", "JSON"),
             ("AccessKeyId", &client.key_id),
             ("SignatureMethod", "HMAC-SHA1"),
@@ -122,6 +161,9 @@ impl Server {
         ];
         if params.iter().any(|(k, _)| *k == "Format") {
             all.retain(|(k, _)| *k != "Format");
+        }
+        if let Some(token) = token {
+            all.push(("SecurityToken", token));
         }
         all.extend_from_slice(params);
         let canonical = v1::canonicalized_query(all.iter().copied(), SpaceEncoding::Percent20);
@@ -135,6 +177,29 @@ impl Server {
 
     pub async fn send(&self, raw: RawRequest) -> Reply {
         Reply::from(self.api.handle(HttpRequest::new(raw)).await)
+    }
+}
+
+/// STS credentials, as `AssumeRole` returned them.
+#[derive(Clone)]
+pub struct Session {
+    pub client: Client,
+    pub token: String,
+    pub expiration: String,
+}
+
+impl Session {
+    pub fn from_reply(account_id: &str, reply: &Value) -> Session {
+        let c = &reply["Credentials"];
+        Session {
+            client: Client {
+                account_id: account_id.to_owned(),
+                key_id: c["AccessKeyId"].as_str().unwrap().to_owned(),
+                secret: c["AccessKeySecret"].as_str().unwrap().to_owned(),
+            },
+            token: c["SecurityToken"].as_str().unwrap().to_owned(),
+            expiration: c["Expiration"].as_str().unwrap().to_owned(),
+        }
     }
 }
 
@@ -181,6 +246,38 @@ impl Server {
         params: &[(&str, &str)],
         nonce: &str,
     ) -> RawRequest {
+        self.signed_v3_as(client, None, "2015-05-01", action, params, nonce)
+    }
+
+    /// V3 with STS credentials: `x-acs-security-token` is a signed header.
+    pub async fn call_session_v3(
+        &self,
+        session: &Session,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Reply {
+        let nonce = format!("v3-nonce-{}", NONCE.fetch_add(1, Ordering::Relaxed));
+        let raw = self.signed_v3_as(
+            &session.client,
+            Some(&session.token),
+            version,
+            action,
+            params,
+            &nonce,
+        );
+        self.send(raw).await
+    }
+
+    pub fn signed_v3_as(
+        &self,
+        client: &Client,
+        token: Option<&str>,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+        nonce: &str,
+    ) -> RawRequest {
         use rampart_wire::v3;
         let query: Vec<(String, String)> = params
             .iter()
@@ -190,21 +287,25 @@ impl Server {
         let mut raw = RawRequest::new("POST", "/", &canonical_query)
             .with_header("host", "ram.aliyuncs.com")
             .with_header("x-acs-action", action)
-            .with_header("x-acs-version", "2015-05-01")
+            .with_header("x-acs-version", version)
             .with_header("x-acs-date", &self.clock.now().to_string())
             .with_header("x-acs-signature-nonce", nonce)
             .with_header("x-acs-content-sha256", v3::EMPTY_BODY_SHA256);
-        let signed: Vec<String> = [
+        let mut signed: Vec<String> = [
             "host",
             "x-acs-action",
             "x-acs-content-sha256",
             "x-acs-date",
             "x-acs-signature-nonce",
-            "x-acs-version",
         ]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+        if let Some(token) = token {
+            raw = raw.with_header("x-acs-security-token", token);
+            signed.push("x-acs-security-token".to_owned());
+        }
+        signed.push("x-acs-version".to_owned());
         let headers = v3::canonical_headers(&raw, &signed).unwrap();
         let request = v3::canonical_request(
             "POST",

@@ -129,6 +129,23 @@ impl RoleRepo for SqlStore {
         role(&row)
     }
 
+    async fn role_session_state(
+        &self,
+        account: &AccountId,
+        role_id: &RoleId,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT r.role_name, a.authz_epoch FROM roles r \
+             JOIN accounts a ON a.account_id = r.account_id \
+             WHERE r.account_id = $1 AND r.role_id = $2",
+        )
+        .bind(account.as_str())
+        .bind(role_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
     async fn update_role(
         &self,
         account: &AccountId,
