@@ -152,6 +152,9 @@ impl RolePair {
     /// resource type, so nothing becomes ambiguous.
     pub fn parse(value: &str) -> Option<Self> {
         let (a, b) = value.split_once(',')?;
+        if b.contains(',') {
+            return None;
+        }
         let (a, b) = (a.trim(), b.trim());
         let is_role = |s: &str| arn_resource(s).is_some_and(|r| r.starts_with("role/"));
         let is_provider =
@@ -247,7 +250,9 @@ impl VerifiedAssertion {
 pub enum SamlError {
     #[error("SAMLAssertion is longer than {MAX_SAML_RESPONSE_B64_LEN} characters")]
     TooLarge,
-    #[error("SAMLAssertion is not valid Base64 (it must be the Base64 of the whole SAML Response)")]
+    #[error(
+        "SAMLAssertion is not valid Base64 (it must be the Base64 of the whole SAML Response)"
+    )]
     Base64,
     #[error("the SAML response is not UTF-8 text")]
     NotUtf8,
@@ -289,7 +294,9 @@ pub enum SamlError {
     NotBearer(String),
     #[error("SubjectConfirmationData Recipient is {seen:?}; accepted: {accepted:?}")]
     RecipientMismatch { seen: String, accepted: Vec<String> },
-    #[error("no accepted Audience in an AudienceRestriction; seen {seen:?}, accepted {accepted:?}")]
+    #[error(
+        "no accepted Audience in an AudienceRestriction; seen {seen:?}, accepted {accepted:?}"
+    )]
     AudienceMismatch {
         seen: Vec<String>,
         accepted: Vec<String>,
@@ -347,7 +354,10 @@ pub fn verify_response(
     }
 
     let all = descendants(&root);
-    if all.iter().any(|n| is(n, NS_ASSERTION, "EncryptedAssertion")) {
+    if all
+        .iter()
+        .any(|n| is(n, NS_ASSERTION, "EncryptedAssertion"))
+    {
         return Err(SamlError::EncryptedAssertion);
     }
     check_unique_ids(&all)?;
@@ -375,10 +385,7 @@ fn decode(b64: &str) -> Result<String, SamlError> {
         return Err(SamlError::TooLarge);
     }
     // HTTP-POST binding values are often wrapped at 76 columns.
-    let compact: Vec<u8> = b64
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| SamlError::Base64)?;
@@ -501,7 +508,8 @@ fn locate_signatures(root: &Node, all: &[Node]) -> Result<Vec<Located>, SamlErro
         let parent = sig.get_parent().ok_or(SamlError::SignatureMisplaced)?;
         let on = if &parent == root {
             SignedElement::Response
-        } else if is(&parent, NS_ASSERTION, "Assertion") && parent.get_parent().as_ref() == Some(root)
+        } else if is(&parent, NS_ASSERTION, "Assertion")
+            && parent.get_parent().as_ref() == Some(root)
         {
             SignedElement::Assertion
         } else {
@@ -664,7 +672,11 @@ fn check_status(root: &Node) -> Result<(), SamlError> {
     Ok(())
 }
 
-fn check_issuer(element: &'static str, issuer: &Node, idp: &IdpMetadata) -> Result<String, SamlError> {
+fn check_issuer(
+    element: &'static str,
+    issuer: &Node,
+    idp: &IdpMetadata,
+) -> Result<String, SamlError> {
     let seen = text(issuer);
     if seen != idp.entity_id {
         return Err(SamlError::IssuerMismatch {
@@ -695,7 +707,9 @@ fn read_assertion(
     let subject = required_child(assertion, NS_ASSERTION, "Subject")?;
     let name_id = required_child(&subject, NS_ASSERTION, "NameID")?;
     let confirmation = required_child(&subject, NS_ASSERTION, "SubjectConfirmation")?;
-    let method = confirmation.get_attribute_no_ns("Method").unwrap_or_default();
+    let method = confirmation
+        .get_attribute_no_ns("Method")
+        .unwrap_or_default();
     if method != CM_BEARER {
         return Err(SamlError::NotBearer(method));
     }
@@ -769,7 +783,11 @@ fn read_assertion(
 }
 
 /// Checks all four bounds and returns the earliest NotOnOrAfter.
-fn check_times(conditions: &Node, data: &Node, expect: &SamlExpectations) -> Result<i64, SamlError> {
+fn check_times(
+    conditions: &Node,
+    data: &Node,
+    expect: &SamlExpectations,
+) -> Result<i64, SamlError> {
     let now = expect.now_unix_secs;
     let skew = expect.skew_secs.max(0);
     let read = |node: &Node, attr: &str, bound: TimeBound| -> Result<Option<i64>, SamlError> {
@@ -778,8 +796,14 @@ fn check_times(conditions: &Node, data: &Node, expect: &SamlExpectations) -> Res
             .transpose()
     };
     let not_before = [
-        (read(conditions, "NotBefore", TimeBound::ConditionsNotBefore)?, TimeBound::ConditionsNotBefore),
-        (read(data, "NotBefore", TimeBound::SubjectConfirmationNotBefore)?, TimeBound::SubjectConfirmationNotBefore),
+        (
+            read(conditions, "NotBefore", TimeBound::ConditionsNotBefore)?,
+            TimeBound::ConditionsNotBefore,
+        ),
+        (
+            read(data, "NotBefore", TimeBound::SubjectConfirmationNotBefore)?,
+            TimeBound::SubjectConfirmationNotBefore,
+        ),
     ];
     for (value, bound) in not_before {
         if let Some(nb) = value {
@@ -794,11 +818,19 @@ fn check_times(conditions: &Node, data: &Node, expect: &SamlExpectations) -> Res
         }
     }
     let scd_bound = TimeBound::SubjectConfirmationNotOnOrAfter;
-    let scd = read(data, "NotOnOrAfter", scd_bound)?
-        .ok_or(SamlError::Structure("SubjectConfirmationData/@NotOnOrAfter"))?;
-    let cond = read(conditions, "NotOnOrAfter", TimeBound::ConditionsNotOnOrAfter)?;
+    let scd = read(data, "NotOnOrAfter", scd_bound)?.ok_or(SamlError::Structure(
+        "SubjectConfirmationData/@NotOnOrAfter",
+    ))?;
+    let cond = read(
+        conditions,
+        "NotOnOrAfter",
+        TimeBound::ConditionsNotOnOrAfter,
+    )?;
     let mut earliest = scd;
-    for (value, bound) in [(Some(scd), scd_bound), (cond, TimeBound::ConditionsNotOnOrAfter)] {
+    for (value, bound) in [
+        (Some(scd), scd_bound),
+        (cond, TimeBound::ConditionsNotOnOrAfter),
+    ] {
         if let Some(noa) = value {
             if now.saturating_sub(skew) >= noa {
                 return Err(SamlError::Expired {
@@ -836,10 +868,11 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     let b = s.trim().as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
         let digits = b.get(range)?;
-        digits
-            .iter()
-            .all(u8::is_ascii_digit)
-            .then(|| digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+        digits.iter().all(u8::is_ascii_digit).then(|| {
+            digits
+                .iter()
+                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'))
+        })
     };
     let sep = |i: usize, c: u8| b.get(i) == Some(&c);
     if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
@@ -916,8 +949,14 @@ mod tests {
     fn datetimes() {
         assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_datetime("2030-01-01T00:00:00Z"), Some(1_893_456_000));
-        assert_eq!(parse_datetime("2030-01-01T00:00:00.999Z"), Some(1_893_456_000));
-        assert_eq!(parse_datetime("2030-01-01T08:00:00+08:00"), Some(1_893_456_000));
+        assert_eq!(
+            parse_datetime("2030-01-01T00:00:00.999Z"),
+            Some(1_893_456_000)
+        );
+        assert_eq!(
+            parse_datetime("2030-01-01T08:00:00+08:00"),
+            Some(1_893_456_000)
+        );
         assert_eq!(parse_datetime("2024-02-29T00:00:00Z"), Some(1_709_164_800));
         assert_eq!(parse_datetime("2023-02-29T00:00:00Z"), None);
         assert_eq!(parse_datetime("2030-01-01 00:00:00Z"), None);
@@ -942,7 +981,10 @@ mod tests {
 
     #[test]
     fn declarations_are_refused_but_comments_are_not() {
-        assert_eq!(refuse_markup_declarations("<a><!-- x --><![CDATA[y]]></a>"), Ok(()));
+        assert_eq!(
+            refuse_markup_declarations("<a><!-- x --><![CDATA[y]]></a>"),
+            Ok(())
+        );
         assert_eq!(
             refuse_markup_declarations("<!DOCTYPE a><a/>"),
             Err(SamlError::Dtd)
