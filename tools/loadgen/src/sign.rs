@@ -9,6 +9,8 @@ use rampart_wire::{v3, RawRequest, Secret};
 pub struct Credentials {
     pub key_id: String,
     pub secret: String,
+    /// STS credentials' `SecurityToken`, sent as the signed `x-acs-security-token` header.
+    pub token: Option<String>,
 }
 
 impl Credentials {
@@ -21,6 +23,7 @@ impl Credentials {
             return Ok(Credentials {
                 key_id: k.to_owned(),
                 secret: s.to_owned(),
+                token: None,
             });
         }
         let Some(file) = file else {
@@ -40,6 +43,7 @@ impl Credentials {
         Ok(Credentials {
             key_id: field("AccessKeyId")?,
             secret: field("AccessKeySecret")?,
+            token: field("SecurityToken").ok(),
         })
     }
 }
@@ -47,19 +51,19 @@ impl Credentials {
 pub struct Signer {
     key_id: String,
     secret: Secret,
+    token: Option<String>,
     params: Vec<(String, String)>,
     nonce_prefix: String,
     /// `{run}`: unique to this run, short, and valid in every RAM name.
     run: String,
 }
 
-const SIGNED: [&str; 6] = [
+const SIGNED: [&str; 5] = [
     "host",
     "x-acs-action",
     "x-acs-content-sha256",
     "x-acs-date",
     "x-acs-signature-nonce",
-    "x-acs-version",
 ];
 
 impl Signer {
@@ -71,6 +75,7 @@ impl Signer {
         Signer {
             key_id: credentials.key_id,
             secret: Secret::new(credentials.secret),
+            token: credentials.token,
             params,
             // Unique across runs too: the server remembers nonces for 30 minutes.
             nonce_prefix: format!("load-{}-{now:x}", std::process::id()),
@@ -100,14 +105,19 @@ impl Signer {
             .map(|t| t.to_string())
             .unwrap_or_default();
         let nonce = format!("{}-{seq}", self.nonce_prefix);
-        let raw = RawRequest::new("POST", "/", &canonical_query)
+        let mut raw = RawRequest::new("POST", "/", &canonical_query)
             .with_header("host", host)
             .with_header("x-acs-action", action)
             .with_header("x-acs-content-sha256", v3::EMPTY_BODY_SHA256)
             .with_header("x-acs-date", &date)
-            .with_header("x-acs-signature-nonce", &nonce)
-            .with_header("x-acs-version", version);
-        let signed: Vec<String> = SIGNED.iter().map(|s| (*s).to_owned()).collect();
+            .with_header("x-acs-signature-nonce", &nonce);
+        let mut signed: Vec<String> = SIGNED.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(token) = &self.token {
+            raw = raw.with_header("x-acs-security-token", token);
+            signed.push("x-acs-security-token".to_owned());
+        }
+        raw = raw.with_header("x-acs-version", version);
+        signed.push("x-acs-version".to_owned());
         let headers = v3::canonical_headers(&raw, &signed).unwrap_or_default();
         let request = v3::canonical_request(
             "POST",
@@ -154,6 +164,7 @@ mod tests {
             Credentials {
                 key_id: "LTAI5tLOADLOADLOADLOADLO".into(),
                 secret: "s".repeat(30),
+                token: None,
             },
             vec![("UserName".into(), "u{seq}".into())],
         )
@@ -186,6 +197,39 @@ mod tests {
     }
 
     #[test]
+    fn sts_credentials_send_a_signed_security_token() {
+        let s = Signer::new(
+            Credentials {
+                key_id: "STS.loadloadloadloadloadloadload".into(),
+                secret: "s".repeat(30),
+                token: Some("RST1.token".into()),
+            },
+            Vec::new(),
+        );
+        let raw = s.raw("127.0.0.1:9720", "GetCallerIdentity", "2015-04-01", 1);
+        let req = parse_request(&raw, &Limits::default()).unwrap();
+        assert_eq!(req.security_token(), Some("RST1.token"));
+        let now = i64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let secret = Secret::new("s".repeat(30).as_str());
+        verify(&raw, &req, &secret, now, &VerifyOptions::default()).unwrap();
+        // The token is covered by the signature.
+        let mut altered = raw.clone();
+        for h in altered.headers.iter_mut() {
+            if h.0 == "x-acs-security-token" {
+                h.1 = "RST1.other".into();
+            }
+        }
+        let req = parse_request(&altered, &Limits::default()).unwrap();
+        assert!(verify(&altered, &req, &secret, now, &VerifyOptions::default()).is_err());
+    }
+
+    #[test]
     fn run_token_is_a_valid_name_part() {
         let s = signer();
         assert!(!s.run.is_empty() && s.run.len() <= 10);
@@ -194,6 +238,7 @@ mod tests {
             Credentials {
                 key_id: "k".into(),
                 secret: "s".into(),
+                token: None,
             },
             vec![("UserName".into(), "u{run}-{seq}".into())],
         );
