@@ -309,7 +309,11 @@ impl FederationRepo for SqlStore {
             if p.client_ids.iter().any(|c| c == client_id) {
                 return Err(StoreError::AlreadyExists(Entity::OidcClientId));
             }
-            within(p.client_ids.len() + 1, limit, Quota::ClientIdsPerOidcProvider)?;
+            within(
+                p.client_ids.len() + 1,
+                limit,
+                Quota::ClientIdsPerOidcProvider,
+            )?;
             p.client_ids.push(client_id.to_owned());
             Ok(())
         })
