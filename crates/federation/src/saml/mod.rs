@@ -4,4 +4,6 @@
 pub mod metadata;
 pub mod response;
 
-pub use metadata::{parse_metadata, IdpMetadata, MetadataError, SigningCertificate};
+pub use metadata::{
+    parse_encoded_metadata, parse_metadata, IdpMetadata, MetadataError, SigningCertificate,
+};
