@@ -80,7 +80,8 @@ impl ActionSpec {
 pub struct Product {
     /// As in `Recommend` URLs: `Ram`, `Sts`.
     pub name: &'static str,
-    /// The service prefix of its permissions and ARNs: `ram`, `sts`.
+    /// The service prefix of its permissions and ARNs: `ram`, `sts`; IMS's is `ram` (Alibaba
+    /// authorizes IMS calls as `ram:<Action>` on RAM ARNs).
     pub service: &'static str,
     pub version: &'static str,
     /// `HostId` of its error envelopes.
@@ -96,7 +97,11 @@ impl Product {
 
 /// Every product the server speaks.
 pub fn products() -> &'static [&'static Product] {
-    static PRODUCTS: [&Product; 2] = [&crate::ram::RAM, &crate::internal::INTERNAL];
+    static PRODUCTS: [&Product; 3] = [
+        &crate::ram::RAM,
+        &crate::ims::IMS,
+        &crate::internal::INTERNAL,
+    ];
     &PRODUCTS
 }
 

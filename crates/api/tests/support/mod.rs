@@ -120,8 +120,10 @@ impl Server {
             ("SignatureNonce", nonce),
             ("Timestamp", &now),
         ];
-        if params.iter().any(|(k, _)| *k == "Format") {
-            all.retain(|(k, _)| *k != "Format");
+        for overridable in ["Format", "Version"] {
+            if params.iter().any(|(k, _)| *k == overridable) {
+                all.retain(|(k, _)| *k != overridable);
+            }
         }
         all.extend_from_slice(params);
         let canonical = v1::canonicalized_query(all.iter().copied(), SpaceEncoding::Percent20);
