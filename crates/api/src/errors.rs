@@ -27,6 +27,10 @@ fn quota_code(quota: Quota) -> String {
         }
         Quota::TagsPerResource => "LimitExceeded.Tag".into(),
         Quota::MfaDevicesPerAccount => "LimitExceeded.VirtualMFADevice".into(),
+        Quota::OidcProvidersPerAccount => "LimitExceeded.OIDCProvider".into(),
+        Quota::SamlProvidersPerAccount => "LimitExceeded.SAMLProvider".into(),
+        Quota::ClientIdsPerOidcProvider => "LimitExceeded.OIDCProvider.ClientId".into(),
+        Quota::FingerprintsPerOidcProvider => "LimitExceeded.OIDCProvider.Fingerprint".into(),
     }
 }
 
@@ -52,6 +56,16 @@ pub fn store_error(err: StoreError) -> ApiError {
         StoreError::AlreadyExists(entity) => ApiError::new(
             format!("EntityAlreadyExists.{}", code_name(entity)),
             format!("The {entity} does already EXIST."),
+            409,
+        ),
+        // Not a conflict of deleting an entity: the last fingerprint keeps its provider usable.
+        StoreError::DeleteConflict {
+            entity: Entity::OidcFingerprint,
+            blocker: Entity::OidcProvider,
+        } => ApiError::new(
+            "DeleteConflict.OIDCProvider.LastFingerprint",
+            "The OIDC provider must keep at least one fingerprint: add the new fingerprint \
+             before removing the last one.",
             409,
         ),
         StoreError::DeleteConflict { entity, blocker } => ApiError::new(
@@ -105,6 +119,26 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("LimitExceeded.Role.Policy", 409));
         let e = store_error(StoreError::NotFound(Entity::PolicyVersion));
         assert_eq!(e.code(), "EntityNotExist.Policy.Version");
+        let e = store_error(StoreError::AlreadyExists(Entity::OidcIssuerUrl));
+        assert_eq!(
+            (e.code(), e.status()),
+            ("EntityAlreadyExists.OIDCProvider.IssuerUrl", 409)
+        );
+        let e = store_error(StoreError::NotFound(Entity::SamlProvider));
+        assert_eq!(e.code(), "EntityNotExist.SAMLProvider");
+        let e = store_error(StoreError::DeleteConflict {
+            entity: Entity::OidcFingerprint,
+            blocker: Entity::OidcProvider,
+        });
+        assert_eq!(
+            (e.code(), e.status()),
+            ("DeleteConflict.OIDCProvider.LastFingerprint", 409)
+        );
+        let e = store_error(StoreError::LimitExceeded {
+            quota: Quota::FingerprintsPerOidcProvider,
+            limit: 5,
+        });
+        assert_eq!(e.code(), "LimitExceeded.OIDCProvider.Fingerprint");
         let e = store_error(StoreError::Unavailable("x".into()));
         assert_eq!(e.status(), 503);
         let e = store_error(StoreError::Internal("select * from secret".into()));

@@ -17,6 +17,7 @@ pub mod call;
 mod dispatch;
 pub mod errors;
 pub mod http;
+pub mod ims;
 pub mod internal;
 mod nonce;
 pub mod product;

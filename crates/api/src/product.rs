@@ -80,7 +80,8 @@ impl ActionSpec {
 pub struct Product {
     /// As in `Recommend` URLs: `Ram`, `Sts`.
     pub name: &'static str,
-    /// The service prefix of its permissions and ARNs: `ram`, `sts`.
+    /// The service prefix of its permissions and ARNs: `ram`, `sts`; IMS's is `ram` (Alibaba
+    /// authorizes IMS calls as `ram:<Action>` on RAM ARNs).
     pub service: &'static str,
     pub version: &'static str,
     /// `HostId` of its error envelopes.
@@ -96,9 +97,10 @@ impl Product {
 
 /// Every product the server speaks.
 pub fn products() -> &'static [&'static Product] {
-    static PRODUCTS: [&Product; 3] = [
+    static PRODUCTS: [&Product; 4] = [
         &crate::ram::RAM,
         &crate::sts::STS,
+        &crate::ims::IMS,
         &crate::internal::INTERNAL,
     ];
     &PRODUCTS

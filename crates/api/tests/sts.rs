@@ -459,7 +459,7 @@ async fn external_id_chaining_and_cross_account() {
     s.sts(
         &alice,
         "AssumeRole",
-        &[("RoleArn", &partner), ("RoleSessionName", "p")],
+        &[("RoleArn", &partner), ("RoleSessionName", "pp")],
     )
     .await
     .err(403, "NoPermission");
@@ -468,7 +468,7 @@ async fn external_id_chaining_and_cross_account() {
         "AssumeRole",
         &[
             ("RoleArn", &partner),
-            ("RoleSessionName", "p"),
+            ("RoleSessionName", "pp"),
             ("ExternalId", "wrong-id"),
         ],
     )
@@ -479,7 +479,7 @@ async fn external_id_chaining_and_cross_account() {
         "AssumeRole",
         &[
             ("RoleArn", &partner),
-            ("RoleSessionName", "p"),
+            ("RoleSessionName", "pp"),
             ("ExternalId", "abc-123"),
         ],
     )

@@ -31,6 +31,7 @@
 //! ```
 
 mod entity;
+mod federation;
 mod iam;
 mod id;
 mod names;
@@ -39,6 +40,11 @@ mod secret;
 mod time;
 
 pub use entity::{AccessKey, AccessKeyStatus, Account, KeyOwner, NewAccessKey, StatusError, User};
+pub use federation::{
+    AuthnSignAlgo, AuthnSignAlgoError, OidcProvider, ProviderArn, ProviderArnError, ProviderKind,
+    SamlProvider, DEFAULT_ISSUANCE_LIMIT_HOURS, ISSUANCE_LIMIT_HOURS, MAX_CLIENT_IDS,
+    MAX_FINGERPRINTS,
+};
 pub use iam::{
     Group, LoginProfile, Policy, PolicyType, PolicyTypeError, PolicyVersion, Role, VirtualMfaDevice,
 };

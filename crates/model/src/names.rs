@@ -32,10 +32,24 @@ pub enum Field {
     Email,
     /// 3–32 of `a-z 0-9 -`, not starting or ending with `-`, no `--`.
     AccountAlias,
+    /// 1–128 of `A-Z a-z 0-9 . _ -`, not starting or ending with `.`, `_` or `-`.
+    OIDCProviderName,
+    /// The same rule as [`Field::OIDCProviderName`].
+    SAMLProviderName,
+    /// An identity provider's description: at most 256 characters, no control characters but
+    /// tab and line breaks.
+    ProviderDescription,
+    /// `https://host[:port][/path]`, at most 255 characters, without query (`?`), fragment
+    /// (`#`) or user information (`@`).
+    IssuerUrl,
+    /// A SHA-1 thumbprint: exactly 40 hexadecimal digits (either case).
+    Fingerprint,
+    /// 1–128 of `A-Z a-z 0-9 . - _ : /`, starting with a letter or digit.
+    ClientId,
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    pub const ALL: [Field; 17] = [
         Field::UserName,
         Field::GroupName,
         Field::RoleName,
@@ -47,6 +61,12 @@ impl Field {
         Field::MobilePhone,
         Field::Email,
         Field::AccountAlias,
+        Field::OIDCProviderName,
+        Field::SAMLProviderName,
+        Field::ProviderDescription,
+        Field::IssuerUrl,
+        Field::Fingerprint,
+        Field::ClientId,
     ];
 
     /// The request parameter this field is usually sent as.
@@ -63,6 +83,12 @@ impl Field {
             Field::MobilePhone => "MobilePhone",
             Field::Email => "Email",
             Field::AccountAlias => "AccountAlias",
+            Field::OIDCProviderName => "OIDCProviderName",
+            Field::SAMLProviderName => "SAMLProviderName",
+            Field::ProviderDescription => "Description",
+            Field::IssuerUrl => "IssuerUrl",
+            Field::Fingerprint => "Fingerprint",
+            Field::ClientId => "ClientId",
         }
     }
 
@@ -92,6 +118,19 @@ impl Field {
             Field::MobilePhone => is_mobile_phone(value),
             Field::Email => is_email(value),
             Field::AccountAlias => is_account_alias(value),
+            Field::OIDCProviderName | Field::SAMLProviderName => is_provider_name(value),
+            Field::ProviderDescription => !value
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')),
+            Field::IssuerUrl => is_issuer_url(value),
+            Field::Fingerprint => value.bytes().all(|b| b.is_ascii_hexdigit()),
+            Field::ClientId => {
+                value.bytes().all(|b| is_name_byte(b, b".-_:/"))
+                    && value
+                        .bytes()
+                        .next()
+                        .is_some_and(|b| b.is_ascii_alphanumeric())
+            }
         };
         if ok {
             Ok(())
@@ -112,13 +151,19 @@ impl Field {
             Field::MobilePhone => (0, 64),
             Field::Email => (0, 254),
             Field::AccountAlias => (3, 32),
+            Field::OIDCProviderName | Field::SAMLProviderName | Field::ClientId => (1, 128),
+            Field::ProviderDescription => (0, 256),
+            Field::IssuerUrl => (1, 255),
+            Field::Fingerprint => (40, 40),
         }
     }
 
     /// What RAM calls a value of the right length but the wrong shape.
     fn shape_error(self) -> NameErrorKind {
         match self {
-            Field::MobilePhone | Field::Email | Field::AccountAlias => NameErrorKind::Format,
+            Field::MobilePhone | Field::Email | Field::AccountAlias | Field::IssuerUrl => {
+                NameErrorKind::Format
+            }
             _ => NameErrorKind::InvalidChars,
         }
     }
@@ -234,6 +279,27 @@ fn is_account_alias(value: &str) -> bool {
         && !value.contains("--")
 }
 
+fn is_provider_name(value: &str) -> bool {
+    let special = |b: u8| matches!(b, b'.' | b'_' | b'-');
+    value.bytes().all(|b| is_name_byte(b, b"._-"))
+        && !value.bytes().next().is_some_and(special)
+        && !value.bytes().last().is_some_and(special)
+}
+
+/// An `https` URL with a host, and nothing a token's `iss` could not equal byte for byte:
+/// no query, fragment, user information, whitespace or control characters.
+fn is_issuer_url(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty()
+        && !host.starts_with(':')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#' | '@' | '\\'))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -303,6 +369,38 @@ mod tests {
         (Field::AccountAlias, "company-", Some(Format)),
         (Field::AccountAlias, "my--company", Some(Format)),
         (Field::AccountAlias, "my_company", Some(Format)),
+        (Field::OIDCProviderName, "Test-OIDC_provider.1", None),
+        (Field::OIDCProviderName, "a", None),
+        (Field::OIDCProviderName, "-leading", Some(InvalidChars)),
+        (Field::OIDCProviderName, "trailing.", Some(InvalidChars)),
+        (Field::OIDCProviderName, "has space", Some(InvalidChars)),
+        (Field::OIDCProviderName, "", Some(Length)),
+        (Field::SAMLProviderName, "okta-prod", None),
+        (Field::SAMLProviderName, "_okta", Some(InvalidChars)),
+        (Field::ProviderDescription, "", None),
+        (Field::ProviderDescription, "Okta for the ops team", None),
+        (Field::ProviderDescription, "nul\0", Some(InvalidChars)),
+        (Field::IssuerUrl, "https://dev-123.okta.com", None),
+        (Field::IssuerUrl, "https://oidc-ack-cn-hangzhou.oss-cn-hangzhou.aliyuncs.com/c1234", None),
+        (Field::IssuerUrl, "https://issuer.example.com:8443/tenant/v2.0/", None),
+        (Field::IssuerUrl, "http://issuer.example.com", Some(Format)),
+        (Field::IssuerUrl, "HTTPS://issuer.example.com", Some(Format)),
+        (Field::IssuerUrl, "https://", Some(Format)),
+        (Field::IssuerUrl, "https:///path", Some(Format)),
+        (Field::IssuerUrl, "https://issuer.example.com/?tenant=1", Some(Format)),
+        (Field::IssuerUrl, "https://issuer.example.com/#frag", Some(Format)),
+        (Field::IssuerUrl, "https://user@issuer.example.com", Some(Format)),
+        (Field::IssuerUrl, "https://issuer.example.com/a b", Some(Format)),
+        (Field::IssuerUrl, "", Some(Length)),
+        (Field::Fingerprint, "902ef2deeb3c5b13ea4c3d5193629309e231ae55", None),
+        (Field::Fingerprint, "902EF2DEEB3C5B13EA4C3D5193629309E231AE55", None),
+        (Field::Fingerprint, "902ef2deeb3c5b13ea4c3d5193629309e231ae5", Some(Length)),
+        (Field::Fingerprint, "902ef2deeb3c5b13ea4c3d5193629309e231ae5g", Some(InvalidChars)),
+        (Field::ClientId, "sts.aliyuncs.com", None),
+        (Field::ClientId, "api://default:x_y/z-1", None),
+        (Field::ClientId, "/leading", Some(InvalidChars)),
+        (Field::ClientId, "a,b", Some(InvalidChars)),
+        (Field::ClientId, "", Some(Length)),
     ];
 
     #[test]
@@ -343,6 +441,10 @@ mod tests {
             (Field::Comments, '名', 0, 128),
             (Field::Description, 'é', 0, 1024),
             (Field::AccountAlias, 'a', 3, 32),
+            (Field::OIDCProviderName, 'a', 1, 128),
+            (Field::SAMLProviderName, 'a', 1, 128),
+            (Field::ClientId, 'a', 1, 128),
+            (Field::ProviderDescription, 'é', 0, 256),
         ];
         for (field, c, min, max) in limits {
             let of = |n: usize| c.to_string().repeat(n);

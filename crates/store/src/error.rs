@@ -34,6 +34,16 @@ pub enum Entity {
     /// A device's user: `EntityAlreadyExists.VirtualMFADevice.User`.
     VirtualMfaDeviceUser,
     AccountAlias,
+    /// IMS: `EntityNotExist.OIDCProvider`.
+    OidcProvider,
+    /// Another provider of the account has the issuer URL: `EntityAlreadyExists.OIDCProvider.IssuerUrl`.
+    OidcIssuerUrl,
+    /// One of a provider's client ids: `EntityAlreadyExists.OIDCProvider.ClientId`.
+    OidcClientId,
+    /// One of a provider's fingerprints: `EntityNotExist.OIDCProvider.Fingerprint`.
+    OidcFingerprint,
+    /// IMS: `EntityNotExist.SAMLProvider`.
+    SamlProvider,
 }
 
 impl Entity {
@@ -57,6 +67,11 @@ impl Entity {
             Entity::UserMfaDevice => "User.MFADevice",
             Entity::VirtualMfaDeviceUser => "VirtualMFADevice.User",
             Entity::AccountAlias => "AccountAlias",
+            Entity::OidcProvider => "OIDCProvider",
+            Entity::OidcIssuerUrl => "OIDCProvider.IssuerUrl",
+            Entity::OidcClientId => "OIDCProvider.ClientId",
+            Entity::OidcFingerprint => "OIDCProvider.Fingerprint",
+            Entity::SamlProvider => "SAMLProvider",
         }
     }
 }
@@ -81,6 +96,11 @@ impl fmt::Display for Entity {
             Entity::UserMfaDevice => "user's MFA device",
             Entity::VirtualMfaDeviceUser => "MFA device's user",
             Entity::AccountAlias => "account alias",
+            Entity::OidcProvider => "OIDC provider",
+            Entity::OidcIssuerUrl => "OIDC provider with this issuer URL",
+            Entity::OidcClientId => "client id of the OIDC provider",
+            Entity::OidcFingerprint => "fingerprint of the OIDC provider",
+            Entity::SamlProvider => "SAML provider",
         })
     }
 }
@@ -110,6 +130,14 @@ pub enum Quota {
     TagsPerResource,
     /// `LimitExceeded.VirtualMFADevice`.
     MfaDevicesPerAccount,
+    /// `LimitExceeded.OIDCProvider`.
+    OidcProvidersPerAccount,
+    /// `LimitExceeded.SAMLProvider`.
+    SamlProvidersPerAccount,
+    /// `LimitExceeded.OIDCProvider.ClientId`.
+    ClientIdsPerOidcProvider,
+    /// `LimitExceeded.OIDCProvider.Fingerprint`.
+    FingerprintsPerOidcProvider,
 }
 
 /// What a policy can be attached to.
@@ -144,6 +172,10 @@ impl fmt::Display for Quota {
             Quota::SystemPoliciesPerPrincipal(_) => "system policies attached",
             Quota::TagsPerResource => "tags per resource",
             Quota::MfaDevicesPerAccount => "virtual MFA devices per account",
+            Quota::OidcProvidersPerAccount => "OIDC providers per account",
+            Quota::SamlProvidersPerAccount => "SAML providers per account",
+            Quota::ClientIdsPerOidcProvider => "client ids per OIDC provider",
+            Quota::FingerprintsPerOidcProvider => "fingerprints per OIDC provider",
         })
     }
 }

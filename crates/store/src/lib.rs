@@ -33,6 +33,7 @@
 mod error;
 mod page;
 mod repo;
+mod repo_federation;
 mod repo_iam;
 mod repo_people;
 mod sql;
@@ -42,6 +43,10 @@ pub use page::{InvalidMarker, Listing, Marker, Page};
 pub use repo::{
     AccessKeyRepo, AccountRepo, KeyCheck, KeyOwnerRef, NewAccount, NewUser, NonceRepo, NonceUse,
     Store, UserRepo, UserUpdate,
+};
+pub use repo_federation::{
+    FederationRepo, NewOidcProvider, NewSamlProvider, OidcProviderUpdate, SamlMetadata,
+    SamlProviderUpdate,
 };
 pub use repo_iam::{
     AttachedPolicy, EffectivePolicy, GroupRepo, GroupUpdate, NewGroup, NewPolicy, NewRole,

@@ -13,6 +13,7 @@ use rampart_model::{
 
 use crate::error::StoreError;
 use crate::page::{Listing, Page};
+use crate::repo_federation::FederationRepo;
 use crate::repo_iam::{GroupRepo, PolicyRepo, RoleRepo};
 use crate::repo_people::{LoginProfileRepo, MfaRepo, SettingsRepo, TagRepo};
 
@@ -224,6 +225,7 @@ pub trait Store:
     + SettingsRepo
     + MfaRepo
     + TagRepo
+    + FederationRepo
     + std::fmt::Debug
 {
 }
@@ -240,6 +242,7 @@ impl<T> Store for T where
         + SettingsRepo
         + MfaRepo
         + TagRepo
+        + FederationRepo
         + std::fmt::Debug
 {
 }

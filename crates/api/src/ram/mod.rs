@@ -1,7 +1,7 @@
 //! RAM 2015-05-01: the action table. Each row names the permission `ram:<Action>` and the
 //! resource rule; the dispatcher enforces both before the handler runs.
 
-mod common;
+pub(crate) mod common;
 mod diagnostic;
 mod documents;
 mod groups;

@@ -159,8 +159,10 @@ impl Server {
             ("SignatureNonce", nonce),
             ("Timestamp", &now),
         ];
-        if params.iter().any(|(k, _)| *k == "Format") {
-            all.retain(|(k, _)| *k != "Format");
+        for overridable in ["Format", "Version"] {
+            if params.iter().any(|(k, _)| *k == overridable) {
+                all.retain(|(k, _)| *k != overridable);
+            }
         }
         if let Some(token) = token {
             all.push(("SecurityToken", token));

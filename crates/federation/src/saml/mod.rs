@@ -4,7 +4,9 @@
 pub mod metadata;
 pub mod response;
 
-pub use metadata::{parse_metadata, IdpMetadata, MetadataError, SigningCertificate};
+pub use metadata::{
+    parse_encoded_metadata, parse_metadata, IdpMetadata, MetadataError, SigningCertificate,
+};
 pub use response::{
     verify_response, RolePair, SamlError, SamlExpectations, SignedElement, TimeBound,
     VerifiedAssertion, ALIBABA_AUDIENCES, ALIBABA_RECIPIENTS, ROLE_ATTRIBUTE,

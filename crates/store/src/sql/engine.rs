@@ -45,6 +45,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "people_history",
         include_str!("../../migrations/sqlite/0004_people_history.sql"),
     ),
+    (
+        5,
+        "federation",
+        include_str!("../../migrations/sqlite/0005_federation.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -67,6 +72,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         4,
         "people_history",
         include_str!("../../migrations/postgres/0004_people_history.sql"),
+    ),
+    (
+        5,
+        "federation",
+        include_str!("../../migrations/postgres/0005_federation.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@ mod access_keys;
 mod accounts;
 mod engine;
 mod errors;
+mod federation;
 mod groups;
 mod nonces;
 mod people;
@@ -53,6 +54,14 @@ pub struct Quotas {
     pub tags_per_resource: u32,
     /// RAM: 5000.
     pub mfa_devices_per_account: u32,
+    /// IMS: 100 OIDC identity providers per account.
+    pub oidc_providers_per_account: u32,
+    /// IMS: 100 SAML identity providers per account.
+    pub saml_providers_per_account: u32,
+    /// IMS: 50 client ids per OIDC provider.
+    pub client_ids_per_oidc_provider: u32,
+    /// IMS: 5 fingerprints per OIDC provider.
+    pub fingerprints_per_oidc_provider: u32,
 }
 
 impl Default for Quotas {
@@ -69,6 +78,10 @@ impl Default for Quotas {
             system_policies_per_principal: 20,
             tags_per_resource: 20,
             mfa_devices_per_account: 5000,
+            oidc_providers_per_account: 100,
+            saml_providers_per_account: 100,
+            client_ids_per_oidc_provider: rampart_model::MAX_CLIENT_IDS as u32,
+            fingerprints_per_oidc_provider: rampart_model::MAX_FINGERPRINTS as u32,
         }
     }
 }
