@@ -43,6 +43,7 @@ impl Api {
             state: Arc::new(State {
                 nonces,
                 key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
+                saml_lock: Arc::new(std::sync::Mutex::new(())),
                 tokens: crate::sts::token::TokenKeys::new(
                     Arc::clone(&master_key),
                     options.sts.token_key_period.as_secs(),

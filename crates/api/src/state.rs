@@ -31,12 +31,29 @@ pub struct ApiOptions {
 pub struct StsOptions {
     /// How long one security-token sealing key is used before the next takes over.
     pub token_key_period: Duration,
+    /// `AssumeRoleWithSAML`: accepted `SubjectConfirmationData/@Recipient` values.
+    pub saml_recipients: Vec<String>,
+    /// `AssumeRoleWithSAML`: accepted `Audience` values.
+    pub saml_audiences: Vec<String>,
+    /// Clock difference tolerated with identity providers (SAML and OIDC time bounds).
+    pub federation_skew_secs: i64,
 }
 
 impl Default for StsOptions {
     fn default() -> Self {
         Self {
             token_key_period: Duration::from_secs(3600),
+            // Alibaba's own values (international and China sites), so assertions made for
+            // Alibaba Cloud work unchanged.
+            saml_recipients: rampart_federation::saml::ALIBABA_RECIPIENTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            saml_audiences: rampart_federation::saml::ALIBABA_AUDIENCES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            federation_skew_secs: 300,
         }
     }
 }
@@ -65,6 +82,8 @@ pub struct State {
     pub nonces: NonceBatcher,
     pub key_cache: KeyCache,
     pub tokens: TokenKeys,
+    /// Serializes SAML verification (libxml2 / libxmlsec1 global state).
+    pub saml_lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for State {

@@ -143,6 +143,13 @@ pub struct ProviderArn {
 #[error("not an identity provider ARN (acs:ram::<account>:oidc-provider/<name> or saml-provider/<name>)")]
 pub struct ProviderArnError;
 
+impl std::fmt::Display for ProviderArn {
+    /// The canonical form, without a region.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.kind.arn(&self.account_id, &self.name))
+    }
+}
+
 impl ProviderArn {
     /// `acs:ram:<region, usually empty>:<account>:<oidc|saml>-provider/<name>`. The name is
     /// not checked against its rule: an unknown name simply finds no provider.

@@ -9,6 +9,7 @@
 //! token is verified first and the trust policy alone decides.
 
 mod assume;
+mod federated;
 mod identity;
 pub mod token;
 
@@ -24,7 +25,7 @@ pub static STS: Product = Product {
     actions: &ACTIONS,
 };
 
-static ACTIONS: [ActionSpec; 2] = [
+static ACTIONS: [ActionSpec; 3] = [
     ActionSpec {
         name: "AssumeRole",
         access: Access::Authorized {
@@ -32,6 +33,11 @@ static ACTIONS: [ActionSpec; 2] = [
             resources: assume::role_resource,
         },
         handler: assume::assume_role,
+    },
+    ActionSpec {
+        name: "AssumeRoleWithSAML",
+        access: Access::Anonymous,
+        handler: federated::assume_role_with_saml,
     },
     ActionSpec {
         name: "GetCallerIdentity",

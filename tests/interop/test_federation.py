@@ -1,0 +1,133 @@
+"""Federation through the official clients: SAML responses signed by an independent library
+(signxml, tests/interop/saml_idp.py) sent with the official STS SDK's AssumeRoleWithSAML, and
+the credentials it returns used with the RAM SDK; every refusal says which check failed."""
+
+import base64
+import json
+import time
+
+import pytest
+from alibabacloud_ims20190815 import models as im
+from alibabacloud_ims20190815.client import Client as ImsClient
+from alibabacloud_ram20150501 import models as ram_models
+from alibabacloud_sts20150401 import models as sts_models
+from alibabacloud_sts20150401.client import Client as StsClient
+from alibabacloud_tea_openapi.models import Config
+
+from conftest import ENDPOINT, new_account, ram_client, sdk_error
+from saml_idp import SamlIdp
+from test_sts import ram_session_client
+
+RECIPIENT = "https://signin.aliyun.com/saml-role/sso"
+AUDIENCE = "urn:alibaba:cloudcomputing"
+
+
+def anonymous_sts():
+    return StsClient(Config(endpoint=ENDPOINT, protocol="http", read_timeout=30000, connect_timeout=5000))
+
+
+def ims_client(creds):
+    return ImsClient(Config(access_key_id=creds.key_id, access_key_secret=creds.secret,
+                            endpoint=ENDPOINT, protocol="http"))
+
+
+def federated_trust(provider_arn, condition):
+    return json.dumps({"Version": "1", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Federated": [provider_arn]}, "Condition": condition}]})
+
+
+@pytest.fixture(scope="module")
+def saml_world():
+    root = new_account("saml-interop")
+    idp = SamlIdp("https://idp.example.com/saml")
+    ims_client(root).create_samlprovider(im.CreateSAMLProviderRequest(
+        samlprovider_name="corp-idp",
+        encoded_samlmetadata_document=base64.b64encode(idp.metadata_xml().encode()).decode()))
+    provider = f"acs:ram::{root.account_id}:saml-provider/corp-idp"
+    ram = ram_client(root)
+    ram.create_role(ram_models.CreateRoleRequest(
+        role_name="saml-role", max_session_duration=7200,
+        assume_role_policy_document=federated_trust(
+            provider, {"StringEquals": {"saml:recipient": RECIPIENT}})))
+    ram.attach_policy_to_role(ram_models.AttachPolicyToRoleRequest(
+        policy_type="System", policy_name="AliyunRAMReadOnlyAccess", role_name="saml-role"))
+    # Trusts the provider, but only for another subject.
+    ram.create_role(ram_models.CreateRoleRequest(
+        role_name="saml-bob-only",
+        assume_role_policy_document=federated_trust(provider, {"StringEquals": {"saml:sub": "bob"}})))
+    return {"root": root, "idp": idp, "provider": provider,
+            "role": f"acs:ram::{root.account_id}:role/saml-role",
+            "bob_only": f"acs:ram::{root.account_id}:role/saml-bob-only"}
+
+
+def saml(world, role=None, **kw):
+    role = role or world["role"]
+    args = dict(role_pairs=[(role, world["provider"])], session_name="alice",
+                recipient=RECIPIENT, audience=AUDIENCE, not_on_or_after=time.time() + 300)
+    args.update(kw)
+    return world["idp"].response(**args)
+
+
+def assume_saml(world, assertion, role=None, **extra):
+    return anonymous_sts().assume_role_with_saml(sts_models.AssumeRoleWithSAMLRequest(
+        samlprovider_arn=world["provider"], role_arn=role or world["role"],
+        samlassertion=assertion, **extra)).body
+
+
+@pytest.mark.parametrize("sign", ["assertion", "response"])
+def test_saml_sign_in_gives_working_credentials(saml_world, sign):
+    body = assume_saml(saml_world, saml(saml_world, sign=sign), duration_seconds=1800)
+    info = body.samlassertion_info
+    assert (info.issuer, info.recipient, info.subject, info.subject_type) == (
+        "https://idp.example.com/saml", RECIPIENT, "alice", "persistent")
+    assert body.assumed_role_user.arn == f"{saml_world['role']}/alice"
+    c = body.credentials
+    assert c.access_key_id.startswith("STS.")
+    ram = ram_session_client(c.access_key_id, c.access_key_secret, c.security_token)
+    assert ram.list_roles(ram_models.ListRolesRequest()).body.roles.role
+    code, status, _ = sdk_error(ram.create_user, ram_models.CreateUserRequest(user_name="x1"))
+    assert (code, status) == ("NoPermission", 403)
+
+
+def test_saml_refusals_name_the_failed_check(saml_world):
+    def refused(assertion, role=None):
+        code, status, e = sdk_error(assume_saml, saml_world, assertion, role)
+        return code, status, str(getattr(e, "message", e))
+
+    # A replayed assertion.
+    once = saml(saml_world)
+    assume_saml(saml_world, once)
+    code, status, msg = refused(once)
+    assert (code, status) == ("AuthenticationFail.SAMLAssertion.Invalid", 401) and "already used" in msg
+    # Expired.
+    code, _, _ = refused(saml(saml_world, not_on_or_after=time.time() - 3600))
+    assert code == "AuthenticationFail.SAMLAssertion.Expired"
+    # Wrong recipient, wrong audience: the message shows what was seen.
+    code, _, msg = refused(saml(saml_world, recipient="https://evil.example.com/acs"))
+    assert code == "AuthenticationFail.SAMLAssertion.Invalid" and "evil.example.com" in msg
+    code, _, msg = refused(saml(saml_world, audience="urn:other"))
+    assert code == "AuthenticationFail.SAMLAssertion.Invalid" and "urn:other" in msg
+    # The Role attribute pairs another role with this provider.
+    code, _, msg = refused(saml(saml_world, role=saml_world["bob_only"]))
+    assert code == "AuthenticationFail.SAMLAssertion.Invalid" and "saml-role" in msg
+    # Signed, then altered: the subject renamed after signing.
+    xml = base64.b64decode(saml(saml_world)).decode()
+    tampered = base64.b64encode(xml.replace(">alice<", ">mallory<").encode()).decode()
+    code, _, _ = refused(tampered)
+    assert code == "AuthenticationFail.SAMLAssertion.Invalid"
+    # Signed by a key the provider's metadata does not hold (same entity ID).
+    impostor = SamlIdp("https://idp.example.com/saml")
+    forged = impostor.response(role_pairs=[(saml_world["role"], saml_world["provider"])],
+                               session_name="alice", recipient=RECIPIENT, audience=AUDIENCE,
+                               not_on_or_after=time.time() + 300)
+    code, _, _ = refused(forged)
+    assert code == "AuthenticationFail.SAMLAssertion.Invalid"
+    # Verified, but the trust policy wants another subject.
+    code, status, msg = refused(saml(saml_world, role=saml_world["bob_only"]), role=saml_world["bob_only"])
+    assert (code, status) == ("AuthenticationFail.NoPermission", 403) and "saml:sub=alice" in msg
+    # An unknown provider.
+    code, status, e = sdk_error(anonymous_sts().assume_role_with_saml, sts_models.AssumeRoleWithSAMLRequest(
+        samlprovider_arn=saml_world["provider"] + "-nope", role_arn=saml_world["role"],
+        samlassertion=saml(saml_world)))
+    assert (code, status) == ("EntityNotExist.SAMLProvider", 404)
