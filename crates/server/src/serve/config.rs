@@ -43,6 +43,15 @@ pub struct ServeArgs {
     /// Pooled database connections
     #[arg(long, env = "RAMPART_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
+    /// AssumeRoleWithSAML: accepted assertion Recipients, comma-separated
+    /// [default: Alibaba's https://signin.alibabacloud.com/saml-role/sso and
+    /// https://signin.aliyun.com/saml-role/sso]
+    #[arg(long, env = "RAMPART_SAML_RECIPIENTS", value_delimiter = ',')]
+    pub saml_recipients: Option<Vec<String>>,
+    /// AssumeRoleWithSAML: accepted assertion Audiences, comma-separated
+    /// [default: urn:alibaba:cloudcomputing:international and urn:alibaba:cloudcomputing]
+    #[arg(long, env = "RAMPART_SAML_AUDIENCES", value_delimiter = ',')]
+    pub saml_audiences: Option<Vec<String>>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -59,6 +68,8 @@ struct FileConfig {
     master_key_file: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    saml_recipients: Option<Vec<String>>,
+    saml_audiences: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +95,9 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub master_key_file: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `None`: the API's defaults (Alibaba's values).
+    pub saml_recipients: Option<Vec<String>>,
+    pub saml_audiences: Option<Vec<String>>,
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -137,6 +151,8 @@ impl Settings {
                 .unwrap_or(16),
             master_key_file,
             tls,
+            saml_recipients: args.saml_recipients.clone().or(file.saml_recipients),
+            saml_audiences: args.saml_audiences.clone().or(file.saml_audiences),
         })
     }
 
@@ -146,5 +162,41 @@ impl Settings {
             store: args.clone(),
             ..ServeArgs::default()
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn saml_lists_from_flags_and_file() {
+        let cli = Cli::try_parse_from([
+            "rampart",
+            "--saml-recipients",
+            "https://sso.example.com/acs,https://b.example.com/acs",
+        ])
+        .unwrap();
+        let s = Settings::resolve(&cli.serve).unwrap();
+        assert_eq!(
+            s.saml_recipients.unwrap(),
+            ["https://sso.example.com/acs", "https://b.example.com/acs"]
+        );
+        assert!(s.saml_audiences.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, "saml_audiences = [\"urn:rampart:test\"]\n").unwrap();
+        let cli = Cli::try_parse_from(["rampart", "--config", file.to_str().unwrap()]).unwrap();
+        let s = Settings::resolve(&cli.serve).unwrap();
+        assert_eq!(s.saml_audiences.unwrap(), ["urn:rampart:test"]);
     }
 }

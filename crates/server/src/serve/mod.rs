@@ -99,7 +99,14 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
                 })?;
         let local = listener.local_addr().unwrap_or(settings.listen);
         let store: Arc<dyn Store> = Arc::new(store);
-        let api = Api::new(store, Arc::new(master), clock, ApiOptions::default());
+        let mut options = ApiOptions::default();
+        if let Some(r) = &settings.saml_recipients {
+            options.sts.saml_recipients = r.clone();
+        }
+        if let Some(a) = &settings.saml_audiences {
+            options.sts.saml_audiences = a.clone();
+        }
+        let api = Api::new(store, Arc::new(master), clock, options);
         eprintln!(
             "rampart: listening on {}://{local}",
             if tls.is_some() { "https" } else { "http" }
