@@ -228,8 +228,7 @@ fn mint(
     Ok(jsonwebtoken::encode(&header, claims, key)?)
 }
 
-fn rs256(idp: &Idp, keys: &Keys, claims: &Map<String, Value>) -> TestResult<String> {
-    let _ = idp;
+fn rs256(keys: &Keys, claims: &Map<String, Value>) -> TestResult<String> {
     mint(claims, Algorithm::RS256, Some("rsa-1"), &keys.rsa)
 }
 
@@ -248,7 +247,7 @@ async fn valid_rs256_and_es256_tokens_verify() -> TestResult {
     let idp = serve(&keys).await?;
     let verifier = OidcVerifier::default();
 
-    let token = rs256(&idp, &keys, &idp.claims())?;
+    let token = rs256(&keys, &idp.claims())?;
     let verified = verifier.verify(&idp.provider(), &token, NOW).await?;
     assert_eq!(verified.issuer, idp.issuer());
     assert_eq!(verified.subject, SUBJECT);
@@ -275,7 +274,7 @@ async fn jwks_is_cached_until_its_ttl() -> TestResult {
     let keys = keys()?;
     let idp = serve(&keys).await?;
     let verifier = OidcVerifier::default();
-    let token = rs256(&idp, &keys, &idp.claims())?;
+    let token = rs256(&keys, &idp.claims())?;
     verifier.verify(&idp.provider(), &token, NOW).await?;
     assert_eq!(idp.hits(), (1, 1));
     // A clone shares the cache.
@@ -303,7 +302,7 @@ async fn issuer_url_with_trailing_slash_is_discovered() -> TestResult {
     provider.issuer_url.push('/');
     let mut claims = idp.claims();
     claims.insert("iss".into(), json!(provider.issuer_url));
-    let token = rs256(&idp, &keys, &claims)?;
+    let token = rs256(&keys, &claims)?;
     OidcVerifier::default()
         .verify(&provider, &token, NOW)
         .await?;
@@ -375,7 +374,7 @@ async fn algorithm_must_fit_the_key() -> TestResult {
 async fn tampered_signature_is_refused() -> TestResult {
     let keys = keys()?;
     let idp = serve(&keys).await?;
-    let token = rs256(&idp, &keys, &idp.claims())?;
+    let token = rs256(&keys, &idp.claims())?;
     let (signed, _) = token.rsplit_once('.').ok_or("three parts")?;
     let mut other = idp.claims();
     other.insert("sub".into(), json!("admin"));
@@ -400,7 +399,7 @@ async fn unknown_kid_refreshes_once_then_is_rate_limited() -> TestResult {
     let verifier = OidcVerifier::default();
     let provider = idp.provider();
     verifier
-        .verify(&provider, &rs256(&idp, &keys, &idp.claims())?, NOW)
+        .verify(&provider, &rs256(&keys, &idp.claims())?, NOW)
         .await?;
     assert_eq!(idp.hits(), (1, 1));
 
@@ -461,13 +460,13 @@ async fn expired_token_is_refused_beyond_the_skew() -> TestResult {
     claims.insert("iat".into(), json!(NOW - 900));
     claims.insert("exp".into(), json!(NOW - 30));
     verifier
-        .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+        .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
         .await?;
 
     claims.insert("exp".into(), json!(NOW - 61));
     let error = expect_err(
         verifier
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(
@@ -483,7 +482,7 @@ async fn expired_token_is_refused_beyond_the_skew() -> TestResult {
     claims.insert("exp".into(), json!(NOW - 1));
     let error = expect_err(
         strict
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(error.code(), "AuthenticationFail.OIDCToken.Expired");
@@ -499,7 +498,7 @@ async fn nbf_and_iat_in_the_future_are_refused() -> TestResult {
     claims.insert("nbf".into(), json!(NOW + 300));
     let error = expect_err(
         verifier
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(
@@ -515,7 +514,7 @@ async fn nbf_and_iat_in_the_future_are_refused() -> TestResult {
     claims.insert("iat".into(), json!(NOW + 300));
     let error = expect_err(
         verifier
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(
@@ -537,7 +536,7 @@ async fn token_issued_before_the_issuance_limit_is_refused() -> TestResult {
     claims.insert("exp".into(), json!(NOW + 3600));
     let error = expect_err(
         OidcVerifier::default()
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert!(
@@ -556,7 +555,7 @@ async fn wrong_issuer_is_refused() -> TestResult {
     claims.insert("iss".into(), json!("https://evil.example"));
     let error = expect_err(
         OidcVerifier::default()
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(
@@ -582,7 +581,7 @@ async fn wrong_audience_is_refused() -> TestResult {
     claims.insert("aud".into(), json!(["a", "b"]));
     let error = expect_err(
         OidcVerifier::default()
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(
@@ -610,7 +609,7 @@ async fn missing_sub_is_refused() -> TestResult {
     claims.remove("sub");
     let error = expect_err(
         OidcVerifier::default()
-            .verify(&idp.provider(), &rs256(&idp, &keys, &claims)?, NOW)
+            .verify(&idp.provider(), &rs256(&keys, &claims)?, NOW)
             .await,
     )?;
     assert_eq!(
@@ -628,7 +627,7 @@ async fn unregistered_certificate_is_refused_until_registered() -> TestResult {
     let keys = keys()?;
     let idp = serve(&keys).await?;
     let verifier = OidcVerifier::default();
-    let token = rs256(&idp, &keys, &idp.claims())?;
+    let token = rs256(&keys, &idp.claims())?;
     let mut provider = idp.provider();
     provider.fingerprints = vec!["902ef2deeb3c5b13ea4c3d5193629309e231ae55".into()];
     let error = expect_err(verifier.verify(&provider, &token, NOW).await)?;
@@ -654,7 +653,7 @@ async fn unregistered_certificate_is_refused_until_registered() -> TestResult {
 async fn http_issuer_and_jwks_uri_are_refused() -> TestResult {
     let keys = keys()?;
     let idp = serve(&keys).await?;
-    let token = rs256(&idp, &keys, &idp.claims())?;
+    let token = rs256(&keys, &idp.claims())?;
     let mut provider = idp.provider();
     provider.issuer_url = provider.issuer_url.replace("https://", "http://");
     let error = expect_err(OidcVerifier::default().verify(&provider, &token, NOW).await)?;
@@ -670,7 +669,7 @@ async fn http_issuer_and_jwks_uri_are_refused() -> TestResult {
         Some("http://127.0.0.1:1/jwks".into()),
     )
     .await?;
-    let token = rs256(&plain, &keys, &plain.claims())?;
+    let token = rs256(&keys, &plain.claims())?;
     let error = expect_err(
         OidcVerifier::default()
             .verify(&plain.provider(), &token, NOW)
@@ -750,7 +749,7 @@ async fn pinned_ca_vouches_only_for_certificates_it_issued_for_the_host() -> Tes
     let mut provider = idp.provider();
     provider.fingerprints = vec![ca_print.clone()];
     OidcVerifier::default()
-        .verify(&provider, &rs256(&idp, &keys, &idp.claims())?, NOW)
+        .verify(&provider, &rs256(&keys, &idp.claims())?, NOW)
         .await?;
 
     // Anyone can append the (public) CA certificate to a chain of their own.
@@ -758,7 +757,7 @@ async fn pinned_ca_vouches_only_for_certificates_it_issued_for_the_host() -> Tes
     let impostor = serve_chain(vec![own, ca.cert.clone()], key, keys.jwks.clone(), None).await?;
     let mut provider = impostor.provider();
     provider.fingerprints = vec![ca_print.clone()];
-    let token = rs256(&impostor, &keys, &impostor.claims())?;
+    let token = rs256(&keys, &impostor.claims())?;
     let error = expect_err(OidcVerifier::default().verify(&provider, &token, NOW).await)?;
     assert!(
         matches!(error, OidcError::UntrustedCertificate { .. }),
@@ -775,7 +774,7 @@ async fn pinned_ca_vouches_only_for_certificates_it_issued_for_the_host() -> Tes
     let elsewhere = serve_chain(vec![other, ca.cert.clone()], key, keys.jwks.clone(), None).await?;
     let mut provider = elsewhere.provider();
     provider.fingerprints = vec![ca_print];
-    let token = rs256(&elsewhere, &keys, &elsewhere.claims())?;
+    let token = rs256(&keys, &elsewhere.claims())?;
     let error = expect_err(OidcVerifier::default().verify(&provider, &token, NOW).await)?;
     assert!(
         matches!(&error, OidcError::UntrustedCertificate { reason, .. } if reason.contains("not for this host")),
@@ -799,7 +798,7 @@ async fn pinned_certificate_outside_its_validity_is_refused() -> TestResult {
         None,
     )
     .await?;
-    let token = rs256(&idp, &keys, &idp.claims())?;
+    let token = rs256(&keys, &idp.claims())?;
     let error = expect_err(
         OidcVerifier::default()
             .verify(&idp.provider(), &token, NOW)
