@@ -810,3 +810,26 @@ async fn pinned_certificate_outside_its_validity_is_refused() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn oversized_jwks_is_refused() -> TestResult {
+    let keys = keys()?;
+    let idp = serve(&keys).await?;
+    let mut jwks = keys.jwks.clone();
+    if let Some(object) = jwks.as_object_mut() {
+        object.insert("padding".into(), json!("x".repeat(300 * 1024)));
+    }
+    idp.set_jwks(jwks);
+    let token = rs256(&keys, &idp.claims())?;
+    let error = expect_err(
+        OidcVerifier::default()
+            .verify(&idp.provider(), &token, NOW)
+            .await,
+    )?;
+    assert!(
+        matches!(&error, OidcError::Fetch { reason, .. } if reason.contains("cap")),
+        "{error}"
+    );
+    assert_eq!(error.code(), INVALID);
+    Ok(())
+}

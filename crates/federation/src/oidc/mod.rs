@@ -7,7 +7,7 @@
 //!    a shared secret) and without `crit` header parameters;
 //! 2. the key comes from the issuer's JWKS, found through
 //!    `<IssuerUrl>/.well-known/openid-configuration` and fetched over HTTPS only, trusting the
-//!    servers through the provider's certificate fingerprints (see [`tls`](self) below); the
+//!    servers through the provider's certificate fingerprints (see "Pinning" below); the
 //!    key is the one named by the token's `kid`, or, for a token without `kid`, the only key of
 //!    the set usable for its algorithm; the key's type, curve, `alg`, `use` and `key_ops` must
 //!    fit the algorithm, and RSA keys must have at least 2048 bits;
@@ -22,6 +22,17 @@
 //! `kid`s cannot make it hammer the issuer. A refetch that fails is not retried within that
 //! interval either, and expired keys are not used in the meantime (they may have been
 //! withdrawn for a reason).
+//!
+//! # Pinning
+//!
+//! A server is trusted when a certificate of the chain it presents has a registered SHA-1
+//! fingerprint, and that certificate vouches for the connection: if it is the server's own
+//! certificate, the handshake signature (checked by rustls) proves the server holds its key,
+//! and only its validity dates are checked, not its names, as this very certificate was
+//! registered; if it is a CA certificate, the server's certificate must chain up to it
+//! (signatures, dates, server-auth usage, by rustls's webpki) and name the host, since anyone
+//! can append a public CA certificate to a chain of their own. Dates are the caller's clock.
+//! Mismatches answer `AuthenticationFail.OIDCToken.PublicKeyFingerprintMismatch`.
 //!
 //! The discovery document's own `issuer` member is not compared with the issuer URL: the
 //! token's `iss` is, and the keys can only come from servers the fingerprints vouch for.
