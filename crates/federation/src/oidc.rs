@@ -1,1 +1,0 @@
-//! OpenID Connect ID-token verification for `AssumeRoleWithOIDC`.
