@@ -131,3 +131,132 @@ def test_saml_refusals_name_the_failed_check(saml_world):
         samlprovider_arn=saml_world["provider"] + "-nope", role_arn=saml_world["role"],
         samlassertion=saml(saml_world)))
     assert (code, status) == ("EntityNotExist.SAMLProvider", 404)
+
+
+# ---- OIDC: tokens minted by PyJWT (tests/interop/oidc_idp.py), an issuer on HTTPS with a
+# self-signed certificate registered by its SHA-1 fingerprint.
+
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+from alibabacloud_credentials.client import Client as CredClient  # noqa: E402
+from alibabacloud_credentials.models import Config as CredConfig  # noqa: E402
+
+from oidc_idp import OidcIdp  # noqa: E402
+from test_sts import TLS_ENDPOINT  # noqa: E402
+
+SUB = "system:serviceaccount:ci:deployer"
+
+
+@pytest.fixture(scope="module")
+def oidc_world():
+    root = new_account("oidc-interop")
+    idp = OidcIdp()
+    ims_client(root).create_oidcprovider(im.CreateOIDCProviderRequest(
+        oidcprovider_name="ci-issuer", issuer_url=idp.issuer_url, fingerprints=idp.fingerprint,
+        client_ids="sts.aliyuncs.com,ci-app"))
+    provider = f"acs:ram::{root.account_id}:oidc-provider/ci-issuer"
+    ram = ram_client(root)
+    ram.create_role(ram_models.CreateRoleRequest(
+        role_name="ci-deployer",
+        assume_role_policy_document=federated_trust(provider, {
+            "StringEquals": {"oidc:iss": idp.issuer_url, "oidc:aud": "sts.aliyuncs.com"},
+            "StringLike": {"oidc:sub": "system:serviceaccount:ci:*"}})))
+    ram.attach_policy_to_role(ram_models.AttachPolicyToRoleRequest(
+        policy_type="System", policy_name="AliyunRAMReadOnlyAccess", role_name="ci-deployer"))
+    yield {"root": root, "idp": idp, "provider": provider,
+           "role": f"acs:ram::{root.account_id}:role/ci-deployer"}
+    idp.close()
+
+
+def assume_oidc(world, token, provider=None, **extra):
+    return anonymous_sts().assume_role_with_oidc(sts_models.AssumeRoleWithOIDCRequest(
+        oidcprovider_arn=provider or world["provider"], role_arn=world["role"],
+        oidctoken=token, role_session_name="ci-run", **extra)).body
+
+
+def test_oidc_sign_in_gives_working_credentials(oidc_world):
+    idp = oidc_world["idp"]
+    body = assume_oidc(oidc_world, idp.mint(SUB, ["sts.aliyuncs.com", "other"]), duration_seconds=900)
+    info = body.oidctoken_info
+    assert (info.issuer, info.subject, info.client_ids) == (idp.issuer_url, SUB, "sts.aliyuncs.com,other")
+    assert info.issuance_time.endswith("Z") and info.expiration_time.endswith("Z")
+    c = body.credentials
+    ram = ram_session_client(c.access_key_id, c.access_key_secret, c.security_token)
+    who = StsClient(Config(access_key_id=c.access_key_id, access_key_secret=c.access_key_secret,
+                           security_token=c.security_token, endpoint=ENDPOINT,
+                           protocol="http")).get_caller_identity().body
+    assert who.arn == f"acs:ram::{oidc_world['root'].account_id}:assumed-role/ci-deployer/ci-run"
+    assert ram.list_roles(ram_models.ListRolesRequest()).body.roles.role
+    # The JWKS was fetched once and is cached for the next sign-in.
+    assume_oidc(oidc_world, idp.mint(SUB, "sts.aliyuncs.com"))
+    assert idp.requests.get("/jwks") == 1
+
+
+def test_oidc_refusals_name_the_failed_check(oidc_world):
+    idp = oidc_world["idp"]
+    now = int(time.time())
+
+    def refused(token, provider=None):
+        code, status, e = sdk_error(assume_oidc, oidc_world, token, provider)
+        return code, status, str(getattr(e, "message", e))
+
+    invalid = "AuthenticationFail.OIDCToken.Invalid"
+    assert refused(idp.mint(SUB, "sts.aliyuncs.com", alg="none"))[0] == invalid
+    assert refused(idp.mint(SUB, "sts.aliyuncs.com", alg="HS256"))[0] == invalid
+    code, _, msg = refused(idp.mint(SUB, "sts.aliyuncs.com", kid="no-such-key"))
+    assert code == invalid and "no-such-key" in msg
+    assert refused(idp.mint(SUB, "sts.aliyuncs.com", exp_in=-600))[0] == "AuthenticationFail.OIDCToken.Expired"
+    assert refused(idp.mint(SUB, "sts.aliyuncs.com", nbf=now + 3600))[0] == invalid
+    # Issued longer ago than the provider's IssuanceLimitTime (12 h by default).
+    assert refused(idp.mint(SUB, "sts.aliyuncs.com", iat=now - 13 * 3600, exp_in=600))[0] == \
+        "AuthenticationFail.OIDCToken.Expired"
+    code, _, msg = refused(idp.mint(SUB, "sts.aliyuncs.com", extra={"iss": "https://evil.example.com"}))
+    assert code == invalid and "evil.example.com" in msg
+    code, status, msg = refused(idp.mint(SUB, "somebody-else"))
+    assert (code, status) == ("AuthenticationFail.OIDCToken.AudienceNotMatch", 401) and "somebody-else" in msg
+    # Verified, but the subject fails the trust policy's condition: the message says what was seen.
+    code, status, msg = refused(idp.mint("system:serviceaccount:prod:admin", "sts.aliyuncs.com"))
+    assert (code, status) == ("AuthenticationFail.NoPermission", 403)
+    assert "oidc:sub=system:serviceaccount:prod:admin" in msg
+    # Unknown provider.
+    code, _, _ = refused(idp.mint(SUB, "sts.aliyuncs.com"), oidc_world["provider"] + "-nope")
+    assert code == "AuthenticationFail.NoPermission"
+
+
+def test_oidc_fingerprint_must_match(oidc_world):
+    other = OidcIdp()
+    try:
+        root = oidc_world["root"]
+        # Registered with the first issuer's fingerprint: this issuer's certificate is not it.
+        ims_client(root).create_oidcprovider(im.CreateOIDCProviderRequest(
+            oidcprovider_name="wrong-pin", issuer_url=other.issuer_url,
+            fingerprints=oidc_world["idp"].fingerprint, client_ids="sts.aliyuncs.com"))
+        code, _, _ = sdk_error(assume_oidc, oidc_world, other.mint(SUB, "sts.aliyuncs.com"),
+                               f"acs:ram::{root.account_id}:oidc-provider/wrong-pin")
+        assert code == "AuthenticationFail.OIDCToken.PublicKeyFingerprintMismatch"
+        assert other.requests == {}
+    finally:
+        other.close()
+
+
+def test_credentials_provider_oidc_role_arn_over_https(oidc_world):
+    assert TLS_ENDPOINT
+    with tempfile.NamedTemporaryFile("w", suffix=".jwt", delete=False) as f:
+        f.write(oidc_world["idp"].mint(SUB, "sts.aliyuncs.com"))
+        path = f.name
+    try:
+        provider = CredClient(CredConfig(
+            type="oidc_role_arn", role_arn=oidc_world["role"], oidc_provider_arn=oidc_world["provider"],
+            oidc_token_file_path=path, role_session_name="from-file", sts_endpoint=TLS_ENDPOINT))
+        cred = provider.get_credential()
+        assert cred.access_key_id.startswith("STS.")
+        ram = RamClientWithProvider(provider)
+        assert ram.list_roles(ram_models.ListRolesRequest()).body.roles.role
+    finally:
+        os.unlink(path)
+
+
+def RamClientWithProvider(provider):
+    from alibabacloud_ram20150501.client import Client as RamClient
+    return RamClient(Config(credential=provider, endpoint=ENDPOINT, protocol="http"))

@@ -44,6 +44,7 @@ impl Api {
                 nonces,
                 key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
                 saml_lock: Arc::new(std::sync::Mutex::new(())),
+                oidc: rampart_federation::oidc::OidcVerifier::default(),
                 tokens: crate::sts::token::TokenKeys::new(
                     Arc::clone(&master_key),
                     options.sts.token_key_period.as_secs(),

@@ -82,6 +82,8 @@ pub struct State {
     pub nonces: NonceBatcher,
     pub key_cache: KeyCache,
     pub tokens: TokenKeys,
+    /// Verifies `AssumeRoleWithOIDC` tokens; caches issuers' keys.
+    pub oidc: rampart_federation::oidc::OidcVerifier,
     /// Serializes SAML verification (libxml2 / libxmlsec1 global state).
     pub saml_lock: Arc<std::sync::Mutex<()>>,
 }

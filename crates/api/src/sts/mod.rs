@@ -25,7 +25,7 @@ pub static STS: Product = Product {
     actions: &ACTIONS,
 };
 
-static ACTIONS: [ActionSpec; 3] = [
+static ACTIONS: [ActionSpec; 4] = [
     ActionSpec {
         name: "AssumeRole",
         access: Access::Authorized {
@@ -33,6 +33,11 @@ static ACTIONS: [ActionSpec; 3] = [
             resources: assume::role_resource,
         },
         handler: assume::assume_role,
+    },
+    ActionSpec {
+        name: "AssumeRoleWithOIDC",
+        access: Access::Anonymous,
+        handler: federated::assume_role_with_oidc,
     },
     ActionSpec {
         name: "AssumeRoleWithSAML",
