@@ -126,6 +126,7 @@ def test_saml_refusals_name_the_failed_check(saml_world):
     # Verified, but the trust policy wants another subject.
     code, status, msg = refused(saml(saml_world, role=saml_world["bob_only"]), role=saml_world["bob_only"])
     assert (code, status) == ("AuthenticationFail.NoPermission", 403) and "saml:sub=alice" in msg
+    assert "condition StringEquals saml:sub" in msg
     # An unknown provider.
     code, status, e = sdk_error(anonymous_sts().assume_role_with_saml, sts_models.AssumeRoleWithSAMLRequest(
         samlprovider_arn=saml_world["provider"] + "-nope", role_arn=saml_world["role"],
@@ -197,8 +198,11 @@ def test_oidc_refusals_name_the_failed_check(oidc_world):
     idp = oidc_world["idp"]
     now = int(time.time())
 
+    last = {}
+
     def refused(token, provider=None):
         code, status, e = sdk_error(assume_oidc, oidc_world, token, provider)
+        last["error"] = e
         return code, status, str(getattr(e, "message", e))
 
     invalid = "AuthenticationFail.OIDCToken.Invalid"
@@ -219,6 +223,15 @@ def test_oidc_refusals_name_the_failed_check(oidc_world):
     code, status, msg = refused(idp.mint("system:serviceaccount:prod:admin", "sts.aliyuncs.com"))
     assert (code, status) == ("AuthenticationFail.NoPermission", 403)
     assert "oidc:sub=system:serviceaccount:prod:admin" in msg
+    assert "condition StringLike oidc:sub" in msg and "system:serviceaccount:ci:*" in msg
+    # The role's account decodes the sealed diagnostic with the RAM SDK.
+    detail = last["error"].data["AccessDeniedDetail"]
+    assert (detail["PolicyType"], detail["AuthPrincipalType"]) == ("AssumeRolePolicy", "Federated")
+    decoded = ram_client(oidc_world["root"]).decode_diagnostic_message(
+        ram_models.DecodeDiagnosticMessageRequest(
+            encoded_diagnostic_message=detail["EncodedDiagnosticMessage"])).body.decoded_diagnostic_message
+    assert decoded.auth_action == "sts:AssumeRole" and decoded.auth_resource == oidc_world["role"]
+    assert decoded.auth_principal.auth_principal_display_name == oidc_world["provider"]
     # Unknown provider.
     code, _, _ = refused(idp.mint(SUB, "sts.aliyuncs.com"), oidc_world["provider"] + "-nope")
     assert code == "AuthenticationFail.NoPermission"

@@ -84,7 +84,9 @@ impl Authorizer {
             // The account owner may do everything in its own account; handlers only ever
             // reach the caller's own account, so nothing else needs checking.
             Principal::Root { .. } => return Ok(()),
-            Principal::Anonymous => return Err(ApiError::no_permission()),
+            Principal::Anonymous | Principal::Federated { .. } => {
+                return Err(ApiError::no_permission())
+            }
             Principal::User {
                 account_id,
                 user_id,
@@ -142,7 +144,7 @@ impl Authorizer {
             .copied()
             .unwrap_or("*");
         Err(denial(
-            master_key, principal, permission, resource, &decision, None,
+            master_key, principal, permission, resource, &decision, None, None,
         ))
     }
 
@@ -269,6 +271,9 @@ pub fn denial(
     resource: &str,
     decision: &Decision,
     policy_type: Option<&str>,
+    // More of the story than the engine's decision tells (why a trust policy's statements
+    // did not apply), appended to the sealed explanation.
+    detail: Option<&str>,
 ) -> ApiError {
     let explicit = decision.outcome == Outcome::ExplicitDeny;
     let policy_type = policy_type
@@ -296,7 +301,13 @@ pub fn denial(
                 effect: m.effect.as_str().to_owned(),
             })
             .collect(),
-        explanation: decision.explain_parts(permission, &[resource]),
+        explanation: match detail {
+            Some(more) => format!(
+                "{}; {more}",
+                decision.explain_parts(permission, &[resource])
+            ),
+            None => decision.explain_parts(permission, &[resource]),
+        },
     };
     let encoded = encode_diagnostic(master_key, &diagnostic);
     ApiError::no_permission().with_access_denied_detail(AccessDeniedDetail {

@@ -30,6 +30,12 @@ pub enum Principal {
         account_id: AccountId,
         session: Arc<SessionClaims>,
     },
+    /// The holder of a verified SAML assertion or OIDC token, before it has a session: only
+    /// ever named in the refusal of `AssumeRoleWithSAML` / `AssumeRoleWithOIDC`.
+    Federated {
+        account_id: AccountId,
+        provider_arn: String,
+    },
 }
 
 impl Principal {
@@ -39,7 +45,8 @@ impl Principal {
             Principal::Anonymous => None,
             Principal::Root { account_id }
             | Principal::User { account_id, .. }
-            | Principal::AssumedRole { account_id, .. } => Some(account_id),
+            | Principal::AssumedRole { account_id, .. }
+            | Principal::Federated { account_id, .. } => Some(account_id),
         }
     }
 
@@ -50,6 +57,7 @@ impl Principal {
             Principal::Root { .. } => "Account",
             Principal::User { .. } => "SubUser",
             Principal::AssumedRole { .. } => "AssumedRoleUser",
+            Principal::Federated { .. } => "Federated",
         }
     }
 
@@ -62,6 +70,7 @@ impl Principal {
             Principal::AssumedRole { session, .. } => {
                 format!("{}:{}", session.role_name, session.session_name)
             }
+            Principal::Federated { provider_arn, .. } => provider_arn.clone(),
         }
     }
 
@@ -82,6 +91,7 @@ impl Principal {
                 "acs:ram::{account_id}:assumed-role/{}/{}",
                 session.role_name, session.session_name
             ),
+            Principal::Federated { provider_arn, .. } => provider_arn.clone(),
         }
     }
 }

@@ -463,17 +463,29 @@ async fn external_id_chaining_and_cross_account() {
     )
     .await
     .err(403, "NoPermission");
-    s.sts(
-        &alice,
-        "AssumeRole",
-        &[
-            ("RoleArn", &partner),
-            ("RoleSessionName", "pp"),
-            ("ExternalId", "wrong-id"),
-        ],
-    )
-    .await
-    .err(403, "NoPermission");
+    let refused = s
+        .sts(
+            &alice,
+            "AssumeRole",
+            &[
+                ("RoleArn", &partner),
+                ("RoleSessionName", "pp"),
+                ("ExternalId", "wrong-id"),
+            ],
+        )
+        .await
+        .err(403, "NoPermission");
+    // The sealed diagnostic names the condition and the value it saw.
+    let encoded = refused["AccessDeniedDetail"]["EncodedDiagnosticMessage"]
+        .as_str()
+        .unwrap();
+    let explanation = rampart_api::authz::decode_diagnostic(&s.master, encoded)
+        .unwrap()
+        .explanation;
+    assert!(
+        explanation.contains(r#"condition StringEquals sts:ExternalId ["abc-123"] is not met (sts:ExternalId is ["wrong-id"])"#),
+        "{explanation}"
+    );
     s.sts(
         &alice,
         "AssumeRole",

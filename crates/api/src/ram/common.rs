@@ -119,7 +119,7 @@ pub fn target_user(call: &Call) -> Result<Option<String>, ApiError> {
             Principal::User { user_name, .. } => Ok(Some(user_name.clone())),
             // A role session has no keys or devices of its own; "itself" must never fall
             // through to the account's root identity.
-            Principal::AssumedRole { .. } | Principal::Anonymous => {
+            Principal::AssumedRole { .. } | Principal::Anonymous | Principal::Federated { .. } => {
                 Err(ApiError::missing_parameter("UserName"))
             }
             Principal::Root { .. } => Ok(None),

@@ -6,7 +6,7 @@ use rampart_model::{
 };
 use rampart_policy::{
     assume_role_action, authorize, authorize_assume_role, AssumeFlow, Caller, Combine, Context,
-    Identity, Layers, Policy, PolicyId, PolicyKind, PolicySet, Request,
+    Effect, Identity, Layers, Policy, PolicyId, PolicyKind, PolicySet, Request, Statement,
 };
 use rampart_store::StoreError;
 use rampart_wire::ApiError;
@@ -167,29 +167,35 @@ pub fn trust_context(call: &Call) -> Context {
     })
 }
 
-/// Whether `role`'s trust policy lets `caller` assume it. A refusal is `NoPermission` with
-/// `PolicyType: AssumeRolePolicy` and the engine's explanation in the sealed diagnostic, so
-/// the role's owner can see which statement or condition did not match.
-pub fn check_trust(
-    role: &Role,
+/// A refusal by a trust policy: the engine's decision, and for each `Allow` statement why it did
+/// not apply (its principal, or which condition with which value seen), so the role's owner
+/// can fix the policy or the caller its request.
+pub struct TrustRefusal {
+    pub decision: rampart_policy::Decision,
+    pub reasons: Vec<String>,
+}
+
+impl TrustRefusal {
+    pub fn reasons_text(&self) -> String {
+        if self.reasons.is_empty() {
+            "no statement allows it".to_owned()
+        } else {
+            self.reasons.join("; ")
+        }
+    }
+}
+
+fn decide(
     flow: AssumeFlow,
     caller: &Caller,
+    set: &PolicySet,
+    arn: &str,
     context: &Context,
-) -> Result<(), Box<rampart_policy::Decision>> {
-    let arn = role.arn();
-    let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust);
-    // A stored trust policy that no longer parses (a stricter rule since) trusts nobody.
-    let set = match &trust {
-        Ok(policy) => PolicySet::new(std::iter::once((
-            PolicyId::new(&role.role_name, "AssumeRolePolicy", ""),
-            policy,
-        ))),
-        Err(_) => PolicySet::new(std::iter::empty::<(PolicyId, &Policy)>()),
-    };
-    let decision = match flow {
+) -> rampart_policy::Decision {
+    match flow {
         // The caller's own policies were checked by the dispatcher; here only the trust side.
         AssumeFlow::AssumeRole => {
-            let resources = [arn.as_str()];
+            let resources = [arn];
             let request = Request {
                 action: assume_role_action(),
                 alias: None,
@@ -203,20 +209,104 @@ pub fn check_trust(
                     control: &[],
                     session: None,
                     identity: Identity::Absent,
-                    resource_policy: Some(&set),
+                    resource_policy: Some(set),
                     combine: Combine::Either,
                 },
             )
         }
         AssumeFlow::Saml | AssumeFlow::Oidc => {
-            authorize_assume_role(flow, caller, None, &set, &arn, context)
+            authorize_assume_role(flow, caller, None, set, arn, context)
         }
-    };
-    if decision.is_allow() {
-        Ok(())
-    } else {
-        Err(Box::new(decision))
     }
+}
+
+/// Re-decides each `Allow` statement alone, first without its conditions and then with one
+/// condition at a time, to name what kept it from applying. Runs only on refusals.
+fn trust_reasons(
+    policy: &Policy,
+    flow: AssumeFlow,
+    caller: &Caller,
+    arn: &str,
+    context: &Context,
+) -> Vec<String> {
+    let allows = |statement: Statement| {
+        let one = Policy {
+            kind: policy.kind,
+            statements: vec![statement],
+        };
+        let set = PolicySet::new(std::iter::once((PolicyId::new("trust", "", ""), &one)));
+        decide(flow, caller, &set, arn, context).is_allow()
+    };
+    let mut reasons = Vec::new();
+    for statement in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        let n = statement.index;
+        let mut bare = statement.clone();
+        bare.conditions.clear();
+        if !allows(bare) {
+            reasons.push(format!(
+                "statement {n}: its Principal or Action does not cover {} calling {}",
+                caller.arn(),
+                assume_role_action().as_str()
+            ));
+            continue;
+        }
+        for condition in &statement.conditions {
+            let mut one = statement.clone();
+            one.conditions = vec![condition.clone()];
+            if !allows(one) {
+                let seen: Vec<&str> = context
+                    .get(&condition.key)
+                    .map(|vs| vs.iter().map(|v| v.text()).collect())
+                    .unwrap_or_default();
+                reasons.push(format!(
+                    "statement {n}: condition {} {} {:?} is not met ({})",
+                    condition.operator.name(),
+                    condition.key,
+                    condition.values,
+                    if seen.is_empty() {
+                        "the key is absent".to_owned()
+                    } else {
+                        format!("{} is {:?}", condition.key, seen)
+                    }
+                ));
+            }
+        }
+    }
+    reasons
+}
+
+/// Whether `role`'s trust policy lets `caller` assume it. A refusal is `NoPermission` with
+/// `PolicyType: AssumeRolePolicy` and the engine's explanation in the sealed diagnostic, so
+/// the role's owner can see which statement or condition did not match.
+pub fn check_trust(
+    role: &Role,
+    flow: AssumeFlow,
+    caller: &Caller,
+    context: &Context,
+) -> Result<(), Box<TrustRefusal>> {
+    let arn = role.arn();
+    let trust = Policy::parse(&role.assume_role_policy_document, PolicyKind::Trust);
+    // A stored trust policy that no longer parses (a stricter rule since) trusts nobody.
+    let set = match &trust {
+        Ok(policy) => PolicySet::new(std::iter::once((
+            PolicyId::new(&role.role_name, "AssumeRolePolicy", ""),
+            policy,
+        ))),
+        Err(_) => PolicySet::new(std::iter::empty::<(PolicyId, &Policy)>()),
+    };
+    let decision = decide(flow, caller, &set, &arn, context);
+    if decision.is_allow() {
+        return Ok(());
+    }
+    let reasons = match &trust {
+        Ok(policy) => trust_reasons(policy, flow, caller, &arn, context),
+        Err(_) => vec!["the role's trust policy no longer parses".to_owned()],
+    };
+    Err(Box::new(TrustRefusal { decision, reasons }))
 }
 
 /// A session about to be issued.
@@ -356,7 +446,9 @@ pub fn assume_role(call: &Call) -> HandlerFuture<'_> {
                 session.mfa,
             ),
             // `role_resource` refused root; anonymous callers never get here.
-            Principal::Root { .. } | Principal::Anonymous => return Err(ApiError::no_permission()),
+            Principal::Root { .. } | Principal::Anonymous | Principal::Federated { .. } => {
+                return Err(ApiError::no_permission())
+            }
         };
         let source_identity = match call.param("SourceIdentity").filter(|v| !v.is_empty()) {
             None => inherited_source,
@@ -385,14 +477,19 @@ pub fn assume_role(call: &Call) -> HandlerFuture<'_> {
         if let Some(id) = external_id {
             context.insert("sts:ExternalId", id);
         }
-        if let Err(decision) = check_trust(&role, AssumeFlow::AssumeRole, &caller, &context) {
+        if let Err(refusal) = check_trust(&role, AssumeFlow::AssumeRole, &caller, &context) {
             return Err(denial(
                 &call.state.master_key,
                 &call.principal,
                 "sts:AssumeRole",
                 &role.arn(),
-                &decision,
+                &refusal.decision,
                 Some("AssumeRolePolicy"),
+                Some(&format!(
+                    "trust policy of {}: {}",
+                    role.arn(),
+                    refusal.reasons_text()
+                )),
             ));
         }
         issue(

@@ -12,6 +12,7 @@ use rampart_store::StoreError;
 use rampart_wire::ApiError;
 use serde_json::json;
 
+use super::assume::TrustRefusal;
 use super::assume::{
     check_session_name, check_trust, duration, issue, load_role, parse_role_arn, session_policy,
     trust_context, Grant,
@@ -34,33 +35,33 @@ fn trust_refused(
     call: &Call,
     provider_arn: &ProviderArn,
     role_arn: &str,
-    decision: &rampart_policy::Decision,
+    refusal: &TrustRefusal,
     claims: &str,
 ) -> ApiError {
-    // The denial is reported as the provider's account's, which owns the role and can decode it.
-    let as_owner = Principal::Root {
+    // Sealed for the provider's account, which owns the role and can decode it.
+    let as_owner = Principal::Federated {
         account_id: provider_arn.account_id.clone(),
+        provider_arn: provider_arn.to_string(),
     };
     let inner = denial(
         &call.state.master_key,
         &as_owner,
         "sts:AssumeRole",
         role_arn,
-        decision,
+        &refusal.decision,
         Some("AssumeRolePolicy"),
+        Some(&format!("{claims}: {}", refusal.reasons_text())),
     );
     let mut error = ApiError::new(
         "AuthenticationFail.NoPermission",
         format!(
-            "The trust policy of {role_arn} does not allow this identity ({claims}) to assume it."
+            "The trust policy of {role_arn} does not allow this identity ({claims}) to assume it: {}.",
+            refusal.reasons_text()
         ),
         403,
     );
     if let Some(detail) = inner.access_denied_detail() {
-        let mut detail = detail.clone();
-        detail.auth_principal_type = Some("Federated".to_owned());
-        detail.auth_principal_display_name = Some(provider_arn.to_string());
-        error = error.with_access_denied_detail(detail);
+        error = error.with_access_denied_detail(detail.clone());
     }
     error
 }
@@ -169,12 +170,12 @@ pub fn assume_role_with_saml(call: &Call) -> HandlerFuture<'_> {
         let mut context = trust_context(call);
         saml_claims(&mut context, &verified);
         let caller = Caller::federated(provider_arn.account_id.as_str(), &wanted_provider);
-        if let Err(decision) = check_trust(&role, AssumeFlow::Saml, &caller, &context) {
+        if let Err(refusal) = check_trust(&role, AssumeFlow::Saml, &caller, &context) {
             return Err(trust_refused(
                 call,
                 &provider_arn,
                 &wanted_role,
-                &decision,
+                &refusal,
                 &format!(
                     "saml:iss={}, saml:sub={}, saml:recipient={}",
                     verified.issuer, verified.subject, verified.recipient
@@ -306,12 +307,12 @@ pub fn assume_role_with_oidc(call: &Call) -> HandlerFuture<'_> {
         let wanted_provider = provider.arn();
         let caller = Caller::federated(provider_arn.account_id.as_str(), &wanted_provider);
         let wanted_role = role_arn.arn();
-        if let Err(decision) = check_trust(&role, AssumeFlow::Oidc, &caller, &context) {
+        if let Err(refusal) = check_trust(&role, AssumeFlow::Oidc, &caller, &context) {
             return Err(trust_refused(
                 call,
                 &provider_arn,
                 &wanted_role,
-                &decision,
+                &refusal,
                 &format!(
                     "oidc:iss={}, oidc:aud={}, oidc:sub={}",
                     verified.issuer,

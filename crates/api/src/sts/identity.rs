@@ -42,7 +42,9 @@ pub fn get_caller_identity(call: &Call) -> HandlerFuture<'_> {
                 put("RoleId", session.role_id.clone());
             }
             // The dispatcher authenticates before this runs.
-            Principal::Anonymous => return Err(rampart_wire::ApiError::internal_error()),
+            Principal::Anonymous | Principal::Federated { .. } => {
+                return Err(rampart_wire::ApiError::internal_error())
+            }
         }
         body.insert("Arn".into(), json!(arn));
         Ok(body)
