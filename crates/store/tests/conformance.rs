@@ -35,6 +35,7 @@ conformance!(
     user_names_are_unique_per_account_ignoring_case,
     user_in_unknown_account_is_not_found,
     concurrent_creates_of_one_name_have_one_winner,
+    concurrent_creates_all_land_and_survive_a_reopen,
     update_user_fields_and_rename,
     rename_onto_a_taken_name_changes_nothing,
     concurrent_updates_of_different_fields_both_apply,
@@ -378,6 +379,49 @@ async fn concurrent_creates_of_one_name_have_one_winner(b: &Backend) {
     assert_eq!(won, 1, "{}", b.engine());
     let listed = store.list_users(&acme, &Page::default()).await.unwrap();
     assert_eq!(listed.items.len(), 1);
+}
+
+/// Many writers at once, some of them colliding: every success is there after a reopen and
+/// every collision is reported as such. On SQLite the writes share group commits (one fsync
+/// for many transactions), and a failing member must not take its group's others with it.
+async fn concurrent_creates_all_land_and_survive_a_reopen(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    let store: Arc<dyn Store> = Arc::new(b.store.clone());
+    let before = b.store.group_commit_stats();
+    // 150 distinct names, then 50 of them again, all started together.
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (store, acme) = (Arc::clone(&store), acme.clone());
+            let name = format!("user-{:03}", if i < 150 { i } else { i - 150 });
+            tokio::spawn(async move { store.create_user(&acme, new_user(&name), t0()).await })
+        })
+        .collect();
+    let (mut created, mut taken) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::AlreadyExists(Entity::User)) => taken += 1,
+            Err(other) => panic!("{}: unexpected {other:?}", b.engine()),
+        }
+    }
+    assert_eq!((created, taken), (150, 50), "{}", b.engine());
+    if let (Some((c0, m0)), Some((c1, m1))) = (before, b.store.group_commit_stats()) {
+        let (commits, members) = (c1 - c0, m1 - m0);
+        assert_eq!(members, 150, "every successful create committed once");
+        assert!(
+            commits < members,
+            "concurrent writes should share commits: {commits} commits for {members}"
+        );
+    }
+    b.store.close().await;
+    let reopened = b.reopen().await;
+    for i in 0..150 {
+        let name = format!("user-{i:03}");
+        reopened
+            .get_user(&acme, &name)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {name} lost: {e:?}", b.engine()));
+    }
 }
 
 async fn update_user_fields_and_rename(b: &Backend) {

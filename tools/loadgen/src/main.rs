@@ -67,9 +67,25 @@ struct Args {
     /// Load before measuring starts, same forms as --duration
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     warmup: Duration,
+    /// Offered load in requests per second over all connections (open loop). Each
+    /// connection sends on a fixed schedule; a request that falls due while its connection
+    /// still waits for the previous answer is timed from its due time, so a slow answer also
+    /// charges the requests queued behind it (no coordinated omission). Without it, every
+    /// connection sends as soon as its last answer arrives.
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
     /// Print the report as one line of JSON
     #[arg(long)]
     json: bool,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a positive number of requests per second"
+        )),
+    }
 }
 
 /// `20s`, `1500ms`, `2m`, `0.5` (seconds).
@@ -113,6 +129,8 @@ struct Report {
     action: String,
     version: String,
     connections: usize,
+    /// `--rate`, when the load was offered on a schedule.
+    offered_per_sec: Option<f64>,
     seconds: f64,
     /// Answers received while measuring, whatever their status.
     requests: u64,
@@ -225,17 +243,28 @@ struct Shared {
     seq: AtomicU64,
     measuring: AtomicBool,
     stop: AtomicBool,
+    /// When the connections started: the origin of `--rate` schedules.
+    origin: Instant,
 }
 
 /// One keep-alive connection's request loop. A failed exchange is counted and the connection
 /// re-opened; only a failure to open the first connection ends the task with an error.
-async fn connection(shared: Arc<Shared>, first: TcpStream) -> Sample {
+async fn connection(shared: Arc<Shared>, index: usize, first: TcpStream) -> Sample {
     let mut sample = Sample {
         latencies_us: Vec::with_capacity(1 << 16),
         errors: BTreeMap::new(),
     };
     let mut stream = Some(first);
     let mut buf = Vec::with_capacity(16 * 1024);
+    // Open loop: this connection's k-th request is due at origin + (k·C + index) / rate, so
+    // the C connections together offer `rate` requests per second, evenly spread.
+    let schedule = shared.args.rate.map(|rate| {
+        let interval = Duration::from_secs_f64(shared.args.connections as f64 / rate);
+        let phase = Duration::from_secs_f64(index as f64 / rate);
+        (interval, shared.origin + phase)
+    });
+    let mut due = schedule.map(|(_, first_due)| first_due);
+    let mut last_done = shared.origin;
     while !shared.stop.load(Ordering::Relaxed) {
         let mut conn = match stream.take() {
             Some(s) => s,
@@ -250,18 +279,36 @@ async fn connection(shared: Arc<Shared>, first: TcpStream) -> Sample {
                 }
             },
         };
+        let started = match (due, schedule) {
+            (Some(at), Some((interval, _))) => {
+                tokio::time::sleep_until(at.into()).await;
+                if shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                due = Some(at + interval);
+                // Still busy with the previous answer when this one fell due: the server
+                // made it wait, so the wait counts. Idle at the due time: any lateness is
+                // the client's timer (1 ms granularity), not the server's, so it does not.
+                if last_done > at {
+                    at
+                } else {
+                    Instant::now()
+                }
+            }
+            _ => Instant::now(),
+        };
         let n = shared.seq.fetch_add(1, Ordering::Relaxed);
         let request =
             shared
                 .signer
                 .request(&shared.host, &shared.args.action, &shared.args.version, n);
-        let started = Instant::now();
         let exchange = async {
             conn.write_all(request.as_bytes()).await?;
             read_response(&mut conn, &mut buf).await
         }
         .await;
-        let elapsed = started.elapsed();
+        last_done = Instant::now();
+        let elapsed = last_done.saturating_duration_since(started);
         let measuring = shared.measuring.load(Ordering::Relaxed);
         match exchange {
             Ok((status, body)) => {
@@ -330,11 +377,13 @@ async fn run(args: Args) -> Result<Report, LoadError> {
         seq: AtomicU64::new(0),
         measuring: AtomicBool::new(false),
         stop: AtomicBool::new(false),
+        origin: Instant::now(),
         args,
     });
     let tasks: Vec<_> = streams
         .into_iter()
-        .map(|s| tokio::spawn(connection(Arc::clone(&shared), s)))
+        .enumerate()
+        .map(|(i, s)| tokio::spawn(connection(Arc::clone(&shared), i, s)))
         .collect();
     tokio::time::sleep(shared.args.warmup).await;
     shared.measuring.store(true, Ordering::Relaxed);
@@ -365,6 +414,7 @@ async fn run(args: Args) -> Result<Report, LoadError> {
         action: shared.args.action.clone(),
         version: shared.args.version.clone(),
         connections: shared.args.connections,
+        offered_per_sec: shared.args.rate,
         seconds,
         requests,
         ok: requests.saturating_sub(failed_answers),
@@ -382,6 +432,9 @@ async fn run(args: Args) -> Result<Report, LoadError> {
 }
 
 fn print_text(report: &Report) {
+    if let Some(rate) = report.offered_per_sec {
+        println!("offered {rate:.0} req/s on a schedule; latency from each request's due time");
+    }
     println!(
         "{} ({}): {} requests ({} ok) in {:.1} s over {} connections: {:.0} req/s, \
          p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -649,6 +702,20 @@ mod tests {
         // {seq} made every CreateUser name distinct.
         assert_eq!(seen.user_names.len() as u64, seen.requests);
         assert!(report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rate_paces_the_requests_instead_of_flooding() {
+        // Unpaced, this server answers thousands per second; at --rate 200 the whole run
+        // (400 ms with the warm-up, a little more with timer slack) starts about 80.
+        let (report, seen) = against_test_server(&["--rate", "200"]).await;
+        let served = seen.lock().unwrap().requests;
+        assert!(served <= 100, "{served} requests at 200/s for 0.4 s");
+        assert!(served >= 20, "{served}: the schedule must still be kept");
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert_eq!(report.offered_per_sec, Some(200.0));
+        assert!(Args::try_parse_from(["rampart-load", "--rate", "0"]).is_err());
+        assert!(Args::try_parse_from(["rampart-load", "--rate", "-5"]).is_err());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

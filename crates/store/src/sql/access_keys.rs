@@ -174,18 +174,19 @@ impl AccessKeyRepo for SqlStore {
         let (account, user) = owner_binds(&owner);
         let sql =
             format!("UPDATE access_keys SET status = $3 WHERE access_key_id = $4 AND {OWNER_KEYS}");
+        let mut tx = self.begin().await?;
         let changed = sqlx::query(&sql)
             .bind(account)
             .bind(user)
             .bind(status.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed == 0 {
             return Err(StoreError::NotFound(Entity::AccessKey));
         }
-        Ok(())
+        tx.commit().await
     }
 
     async fn delete_access_key(
@@ -196,17 +197,18 @@ impl AccessKeyRepo for SqlStore {
         let owner = resolve_owner(&self.pool, owner).await?;
         let (account, user) = owner_binds(&owner);
         let sql = format!("DELETE FROM access_keys WHERE access_key_id = $3 AND {OWNER_KEYS}");
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query(&sql)
             .bind(account)
             .bind(user)
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if deleted == 0 {
             return Err(StoreError::NotFound(Entity::AccessKey));
         }
-        Ok(())
+        tx.commit().await
     }
 }
 

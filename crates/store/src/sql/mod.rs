@@ -10,6 +10,7 @@ mod accounts;
 mod engine;
 mod errors;
 mod federation;
+mod group;
 mod groups;
 mod nonces;
 mod people;
@@ -130,36 +131,49 @@ pub struct SqlStore {
     quotas: Quotas,
     /// Unix millis of the last opportunistic nonce purge by this process.
     last_nonce_purge: Arc<AtomicI64>,
-    /// SQLite: one writer at a time in this process, in arrival order. SQLite admits one
-    /// writer anyway; without the gate the others spin in its busy handler (sleeping up to
-    /// 100 ms between tries), which under load turns into second-long stalls. `None` on
-    /// PostgreSQL, whose row locks queue writers themselves.
-    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite: every write transaction of this process, one at a time in arrival order, as a
+    /// savepoint in a shared group transaction on one connection ([`group`]). SQLite admits
+    /// one writer anyway; queueing here instead of in its busy handler (which sleeps up to
+    /// 100 ms between tries) avoids second-long stalls, and sharing commits lifts the fsync
+    /// ceiling. `None` on PostgreSQL, whose row locks queue writers themselves and whose
+    /// transactions run concurrently.
+    writer: Option<group::GroupWriter>,
 }
 
-/// A write transaction, holding this process's write gate (SQLite) until it ends. Dropping
-/// it without [`WriteTx::commit`] rolls back.
-pub(crate) struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls it back.
+pub(crate) enum WriteTx {
+    /// PostgreSQL: a transaction of its own on a pooled connection.
+    Own(Transaction<'static, Any>),
+    /// SQLite: a member of the group transaction.
+    Grouped(group::Member),
 }
 
 impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    /// Returns once the change is durable: on SQLite, once the group holding it committed.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            WriteTx::Own(tx) => Ok(tx.commit().await?),
+            WriteTx::Grouped(member) => member.commit().await,
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.tx
+        match self {
+            WriteTx::Own(tx) => tx,
+            WriteTx::Grouped(member) => member.conn_ref(),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match self {
+            WriteTx::Own(tx) => tx,
+            WriteTx::Grouped(member) => member.conn(),
+        }
     }
 }
 
@@ -208,6 +222,8 @@ impl SqlStore {
 
         // One batch, run unprepared: SET and PRAGMA take no parameters.
         let per_connection: Arc<str> = per_connection.join(";\n").into();
+        let writer_setup = Arc::clone(&per_connection);
+        let writer_connect = connect.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
@@ -219,29 +235,53 @@ impl SqlStore {
 
         engine.migrator().await?.run(&pool).await?;
 
+        let writer = match engine {
+            Engine::Sqlite => {
+                let mut conn = writer_connect.connect().await?;
+                set_up_connection(&mut conn, writer_setup).await?;
+                conn.execute(&*format!(
+                    "PRAGMA wal_autocheckpoint = {}",
+                    group::WRITER_AUTOCHECKPOINT_PAGES
+                ))
+                .await?;
+                Some(group::GroupWriter::start(conn, Some(pool.clone())))
+            }
+            Engine::Postgres => None,
+        };
+
         Ok(Self {
             pool,
             engine,
             quotas: options.quotas,
             last_nonce_purge: Arc::new(AtomicI64::new(0)),
-            write_gate: (engine == Engine::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            writer,
         })
     }
 
-    /// Closes every pooled connection; operations after this fail with `Unavailable`.
+    /// Commits any open write group and closes every connection; operations after this
+    /// fail with `Unavailable`.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// SQLite: (group commits, write transactions committed in them) since the store opened;
+    /// `None` on PostgreSQL. Their ratio is the mean group size.
+    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
+        self.writer.as_ref().map(group::GroupWriter::stats)
     }
 
     /// Starts a transaction that may write (see [`Engine::begin_write`]). Dropping it
     /// without commit rolls back, so an early `?` never leaves half a change.
     async fn begin(&self) -> Result<WriteTx, StoreError> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
-            None => None,
-        };
-        let tx = self.pool.begin_with(self.engine.begin_write()).await?;
-        Ok(WriteTx { tx, _gate: gate })
+        match &self.writer {
+            Some(writer) => Ok(WriteTx::Grouped(writer.begin().await?)),
+            None => Ok(WriteTx::Own(
+                self.pool.begin_with(self.engine.begin_write()).await?,
+            )),
+        }
     }
 }
 

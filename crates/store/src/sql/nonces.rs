@@ -27,14 +27,16 @@ impl NonceRepo for SqlStore {
         // The insert either creates the row, revives a row whose time ran out, or changes
         // nothing because a live row exists: one atomic statement on either engine, so two
         // processes racing with the same nonce cannot both see it as fresh.
+        let mut tx = self.begin().await?;
         let inserted = sqlx::query(INSERT_NONCE)
             .bind(access_key_id)
             .bind(nonce_hash(nonce))
             .bind(expires_at.unix_millis())
             .bind(now.unix_millis())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        tx.commit().await?;
         Ok(if inserted == 0 {
             NonceUse::Replayed
         } else {
@@ -105,11 +107,13 @@ impl NonceRepo for SqlStore {
     }
 
     async fn purge_expired_nonces(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM signature_nonces WHERE expires_at <= $1")
             .bind(now.unix_millis())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        tx.commit().await?;
         Ok(deleted)
     }
 }

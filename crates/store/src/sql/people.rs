@@ -252,17 +252,18 @@ impl SettingsRepo for SqlStore {
     }
 
     async fn set_account_alias(&self, account: &AccountId, alias: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         let updated = sqlx::query("UPDATE accounts SET alias = $2 WHERE account_id = $1")
             .bind(account.as_str())
             .bind(alias)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(already_exists(Entity::AccountAlias))?
             .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound(Entity::Account));
         }
-        Ok(())
+        tx.commit().await
     }
 
     async fn get_account_alias(&self, account: &AccountId) -> Result<Option<String>, StoreError> {
@@ -275,11 +276,12 @@ impl SettingsRepo for SqlStore {
     }
 
     async fn clear_account_alias(&self, account: &AccountId) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE accounts SET alias = NULL WHERE account_id = $1")
             .bind(account.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
     async fn find_account_by_alias(&self, alias: &str) -> Result<AccountId, StoreError> {
