@@ -54,6 +54,7 @@ conformance!(
     duplicate_access_key_id_is_refused,
     nonces_are_single_use,
     nonce_batches_decide_each_pair,
+    large_nonce_batches_revive_expired_and_refuse_repeats,
     nonce_batches_report_each_keys_current_state,
     nonce_replay_is_seen_across_handles_and_restarts,
     concurrent_nonce_use_has_one_winner,
@@ -1128,6 +1129,41 @@ async fn nonce_batches_decide_each_pair(b: &Backend) {
         Ok(NonceUse::Replayed)
     );
     assert_eq!(store.use_nonces(&[], t0(), SKEW).await, Ok(vec![]));
+}
+
+/// More rows than one statement takes, repeats inside the batch, a nonce seen before and
+/// still live, and one whose time ran out (usable again).
+async fn large_nonce_batches_revive_expired_and_refuse_repeats(b: &Backend) {
+    let store: &dyn Store = &b.store;
+    let key = "LTAI5tCCCCCCCCCCCCCCCCCC".to_owned();
+    store.use_nonce(&key, "old", t0(), SKEW).await.unwrap();
+    let later = at(SKEW + Duration::from_secs(1));
+    store.use_nonce(&key, "live", later, SKEW).await.unwrap();
+    let mut batch: Vec<(String, String)> = (0..2_400)
+        .map(|i| (key.clone(), format!("n{}", i % 2_000)))
+        .collect();
+    batch.push((key.clone(), "old".to_owned()));
+    batch.push((key.clone(), "live".to_owned()));
+    let out = store
+        .use_nonces_with_keys(&batch, later, SKEW)
+        .await
+        .unwrap();
+    assert_eq!(out.len(), batch.len());
+    let fresh = |range: std::ops::Range<usize>| {
+        out[range]
+            .iter()
+            .filter(|(u, _)| *u == NonceUse::Fresh)
+            .count()
+    };
+    assert_eq!(fresh(0..2_000), 2_000, "{}", b.engine());
+    assert_eq!(fresh(2_000..2_400), 0, "repeats within the batch");
+    assert_eq!(out[2_400].0, NonceUse::Fresh, "expired, so usable again");
+    assert_eq!(out[2_401].0, NonceUse::Replayed, "still live");
+    assert!(out.iter().all(|(_, check)| check.is_none()), "no such key");
+    assert_eq!(
+        store.use_nonce(&key, "n1999", later, SKEW).await,
+        Ok(NonceUse::Replayed)
+    );
 }
 
 async fn nonce_batches_report_each_keys_current_state(b: &Backend) {

@@ -1,3 +1,4 @@
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -52,58 +53,99 @@ impl NonceRepo for SqlStore {
     ) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError> {
         self.purge_if_due(now).await?;
         let expires_at = now.saturating_add(ttl).unix_millis();
-        // One transaction, so one commit (one fsync on SQLite) for the whole batch; each
-        // row is still decided by the primary key, as in `use_nonce`, and a nonce twice in
-        // one batch is fresh once and a replay the second time.
+        let hashes: Vec<String> = batch.iter().map(|(_, nonce)| nonce_hash(nonce)).collect();
+        // A nonce twice in one batch is fresh once and a replay the second time; the
+        // statement below must not see it twice (PostgreSQL refuses to update a row twice
+        // in one INSERT).
+        let mut first_seen: HashSet<(&str, &str)> = HashSet::with_capacity(batch.len());
+        let firsts: Vec<bool> = batch
+            .iter()
+            .zip(&hashes)
+            .map(|((key_id, _), hash)| first_seen.insert((key_id.as_str(), hash.as_str())))
+            .collect();
+        let mut key_ids: Vec<&str> = batch.iter().map(|(k, _)| k.as_str()).collect();
+        key_ids.sort_unstable();
+        key_ids.dedup();
+
+        // One transaction, so one commit (one fsync) for the whole batch, and a fixed number
+        // of statements whatever its size: each one is a round trip, and on PostgreSQL the
+        // batch's round trips are what every request in it waits for.
         let mut tx = self.begin().await?;
-        let mut checks: Vec<(&str, Option<KeyCheck>)> = Vec::new();
-        for (key_id, _) in batch {
-            if checks.iter().any(|(k, _)| *k == key_id.as_str()) {
-                continue;
-            }
-            let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
-                "SELECT k.status, a.authz_epoch, u.user_name FROM access_keys k \
+        let mut checks: HashMap<String, KeyCheck> = HashMap::with_capacity(key_ids.len());
+        for chunk in key_ids.chunks(MAX_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT k.access_key_id, k.status, a.authz_epoch, u.user_name FROM access_keys k \
                  JOIN accounts a ON a.account_id = k.account_id \
-                 LEFT JOIN users u ON u.user_id = k.user_id WHERE k.access_key_id = $1",
-            )
-            .bind(key_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let check = match row {
-                None => None,
-                Some((status, authz_epoch, user_name)) => Some(KeyCheck {
-                    status: status
-                        .parse::<AccessKeyStatus>()
-                        .map_err(|e| StoreError::Internal(format!("stored {e}")))?,
-                    authz_epoch,
-                    user_name,
-                }),
-            };
-            checks.push((key_id.as_str(), check));
+                 LEFT JOIN users u ON u.user_id = k.user_id WHERE k.access_key_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, String, i64, Option<String>)>(&sql);
+            for key_id in chunk {
+                query = query.bind(*key_id);
+            }
+            for (key_id, status, authz_epoch, user_name) in query.fetch_all(&mut *tx).await? {
+                let status = status
+                    .parse::<AccessKeyStatus>()
+                    .map_err(|e| StoreError::Internal(format!("stored {e}")))?;
+                checks.insert(
+                    key_id,
+                    KeyCheck {
+                        status,
+                        authz_epoch,
+                        user_name,
+                    },
+                );
+            }
         }
-        let mut out = Vec::with_capacity(batch.len());
-        for (key_id, nonce) in batch {
-            let inserted = sqlx::query(INSERT_NONCE)
-                .bind(key_id.as_str())
-                .bind(nonce_hash(nonce))
+
+        // INVARIANT: as in `use_nonce`, the primary key decides: a row is returned only if
+        // this statement created it or revived an expired one.
+        let mut rows: Vec<(&str, &str)> = batch
+            .iter()
+            .zip(&hashes)
+            .zip(&firsts)
+            .filter(|(_, first)| **first)
+            .map(|(((key_id, _), hash), _)| (key_id.as_str(), hash.as_str()))
+            .collect();
+        // Key order: concurrent batches that share nonces (a replay racing its original)
+        // then take the rows' locks in the same order and cannot deadlock on PostgreSQL.
+        rows.sort_unstable();
+        let mut fresh: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, $1)", 3 + 2 * i, 4 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) VALUES {} \
+                 ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+                 WHERE signature_nonces.expires_at <= $2 \
+                 RETURNING access_key_id, nonce_hash",
+                values.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, String)>(&sql)
                 .bind(expires_at)
-                .bind(now.unix_millis())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let used = if inserted == 0 {
-                NonceUse::Replayed
-            } else {
-                NonceUse::Fresh
-            };
-            let check = checks
-                .iter()
-                .find(|(k, _)| *k == key_id.as_str())
-                .and_then(|(_, c)| c.clone());
-            out.push((used, check));
+                .bind(now.unix_millis());
+            for (key_id, hash) in chunk {
+                query = query.bind(*key_id).bind(*hash);
+            }
+            fresh.extend(query.fetch_all(&mut *tx).await?);
         }
         tx.commit().await?;
-        Ok(out)
+
+        Ok(batch
+            .iter()
+            .zip(&hashes)
+            .zip(&firsts)
+            .map(|(((key_id, _), hash), first)| {
+                let is_fresh = *first && fresh.contains(&(key_id.clone(), hash.clone()));
+                let used = if is_fresh {
+                    NonceUse::Fresh
+                } else {
+                    NonceUse::Replayed
+                };
+                (used, checks.get(key_id).cloned())
+            })
+            .collect())
     }
 
     async fn purge_expired_nonces(&self, now: Timestamp) -> Result<u64, StoreError> {
@@ -146,6 +188,18 @@ const INSERT_NONCE: &str = "INSERT INTO signature_nonces (access_key_id, nonce_h
      VALUES ($1, $2, $3) \
      ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
      WHERE signature_nonces.expires_at <= $4";
+
+/// Rows (or keys) per statement: well under both engines' limits on bound parameters
+/// (SQLite 32,766, PostgreSQL 65,535).
+const MAX_ROWS_PER_STATEMENT: usize = 1000;
+
+/// `$first, $first+1, …`: `count` placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    (0..count)
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Nonces are client text of any length and content; their hash is a fixed-size key.
 fn nonce_hash(nonce: &str) -> String {
