@@ -22,7 +22,7 @@
 //! SQLite roll back), every member still waiting is told the error: nothing is half-written,
 //! and no one hears "committed" for a change that is not there.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -47,6 +47,16 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(20);
 /// then waits for the database file's writes and fsync as well: that was most of the p99.
 pub(crate) const WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
 
+/// WAL length (frames, one page each) at which the writer restarts the WAL from its start.
+/// Passive checkpoints copy frames back but cannot rewind the WAL while readers are inside it,
+/// which under steady load is always, so it only grows; a long WAL makes every read search a
+/// bigger index and ends in the writer's own large checkpoint.
+const RESTART_FRAMES: i64 = 4_096;
+
+/// How long the writer waits for readers to leave the WAL when restarting it; if they do not,
+/// it tries again later rather than holding up writes.
+const RESTART_BUSY_MS: u64 = 20;
+
 type Outcome = Option<Result<(), StoreError>>;
 
 /// The open group transaction.
@@ -65,6 +75,8 @@ pub(crate) struct Writer {
     /// A member asked for the group to be committed.
     commit_requested: bool,
     closed: bool,
+    /// The connection's configured busy timeout, restored after a WAL restart.
+    busy_timeout: Duration,
 }
 
 impl Writer {
@@ -88,6 +100,18 @@ impl Writer {
             let _ = self.conn.execute("ROLLBACK").await;
             group.outcome.send_replace(Some(Err(error)));
         }
+    }
+
+    /// Checkpoints the whole WAL and rewinds it, waiting only briefly for readers. Runs
+    /// between groups, with the writer held, so no write of this process is in the way.
+    async fn restart_wal(&mut self) {
+        let sql = format!(
+            "PRAGMA busy_timeout = {RESTART_BUSY_MS}; PRAGMA wal_checkpoint(RESTART); \
+             PRAGMA busy_timeout = {}",
+            self.busy_timeout.as_millis()
+        );
+        // Busy or failed only means the WAL stays long until the next try.
+        let _ = self.conn.execute(&*sql).await;
     }
 
     async fn commit_group(&mut self, stats: &Stats) {
@@ -115,6 +139,8 @@ impl Writer {
 struct Stats {
     commits: AtomicU64,
     members: AtomicU64,
+    /// Set by the checkpointer when the WAL is long: the committer rewinds it between groups.
+    restart_wanted: AtomicBool,
 }
 
 /// Handle to the writer; cheap to clone.
@@ -131,13 +157,18 @@ impl GroupWriter {
     /// Takes over `conn` (already set up: WAL, `synchronous=FULL`, foreign keys) and starts
     /// the committer task on the current runtime, and, when `checkpoints` is given, the
     /// checkpointer on that pool.
-    pub(crate) fn start(conn: AnyConnection, checkpoints: Option<AnyPool>) -> Self {
+    pub(crate) fn start(
+        conn: AnyConnection,
+        busy_timeout: Duration,
+        checkpoints: Option<AnyPool>,
+    ) -> Self {
         let writer = Arc::new(Mutex::new(Writer {
             conn,
             group: None,
             pending_rollback: false,
             commit_requested: false,
             closed: false,
+            busy_timeout,
         }));
         let this = Self {
             writer,
@@ -156,6 +187,7 @@ impl GroupWriter {
                 Arc::downgrade(&this.writer),
                 pool,
                 Arc::clone(&this.stats),
+                Arc::clone(&this.wake_committer),
             ));
         }
         this
@@ -239,6 +271,9 @@ async fn committer(
         {
             w.commit_group(&stats).await;
         }
+        if w.group.is_none() && !w.closed && stats.restart_wanted.swap(false, Ordering::AcqRel) {
+            w.restart_wal().await;
+        }
         if w.closed {
             return;
         }
@@ -248,7 +283,12 @@ async fn committer(
 /// Copies committed WAL frames into the database file off the commit path. A passive
 /// checkpoint neither waits for nor blocks the writer; once it has caught up, the next
 /// writer starts the WAL from its beginning, so the file stays small.
-async fn checkpointer(writer: Weak<Mutex<Writer>>, pool: AnyPool, stats: Arc<Stats>) {
+async fn checkpointer(
+    writer: Weak<Mutex<Writer>>,
+    pool: AnyPool,
+    stats: Arc<Stats>,
+    wake_committer: Arc<Notify>,
+) {
     let mut checkpointed_at = 0;
     loop {
         tokio::time::sleep(CHECKPOINT_INTERVAL).await;
@@ -262,10 +302,18 @@ async fn checkpointer(writer: Weak<Mutex<Writer>>, pool: AnyPool, stats: Arc<Sta
             continue;
         }
         checkpointed_at = commits;
-        // A failure only leaves the WAL longer; the writer's own checkpoint is the backstop.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_optional(&pool)
-            .await;
+        // (busy, frames in the WAL, frames copied back). A failure only leaves the WAL
+        // longer; the writer's own checkpoint is the backstop.
+        let done: Result<Option<(i64, i64, i64)>, _> =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_optional(&pool)
+                .await;
+        if let Ok(Some((_, frames, _))) = done {
+            if frames >= RESTART_FRAMES {
+                stats.restart_wanted.store(true, Ordering::Release);
+                wake_committer.notify_one();
+            }
+        }
     }
 }
 
@@ -423,7 +471,7 @@ mod tests {
         Fixture {
             _dir: dir,
             url,
-            writer: GroupWriter::start(conn, None),
+            writer: GroupWriter::start(conn, Duration::from_secs(10), None),
         }
     }
 

@@ -244,7 +244,11 @@ impl SqlStore {
                     group::WRITER_AUTOCHECKPOINT_PAGES
                 ))
                 .await?;
-                Some(group::GroupWriter::start(conn, Some(pool.clone())))
+                Some(group::GroupWriter::start(
+                    conn,
+                    options.busy_timeout,
+                    Some(pool.clone()),
+                ))
             }
             Engine::Postgres => None,
         };
