@@ -110,7 +110,7 @@ impl NonceRepo for SqlStore {
         // Key order: concurrent batches that share nonces (a replay racing its original)
         // then take the rows' locks in the same order and cannot deadlock on PostgreSQL.
         rows.sort_unstable();
-        let mut fresh: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
+        let mut fresh: Vec<(String, String)> = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(${}, ${}, $1)", 3 + 2 * i, 4 + 2 * i))
@@ -131,13 +131,19 @@ impl NonceRepo for SqlStore {
             fresh.extend(query.fetch_all(&mut *tx).await?);
         }
         tx.commit().await?;
+        fresh.sort_unstable();
 
         Ok(batch
             .iter()
             .zip(&hashes)
             .zip(&firsts)
             .map(|(((key_id, _), hash), first)| {
-                let is_fresh = *first && fresh.contains(&(key_id.clone(), hash.clone()));
+                let is_fresh = *first
+                    && fresh
+                        .binary_search_by(|(k, h)| {
+                            (k.as_str(), h.as_str()).cmp(&(key_id.as_str(), hash.as_str()))
+                        })
+                        .is_ok();
                 let used = if is_fresh {
                     NonceUse::Fresh
                 } else {
