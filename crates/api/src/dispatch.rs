@@ -16,6 +16,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::nonce::NonceBatcher;
 use crate::product::{product_for, Access, Product};
 use crate::state::{ApiOptions, State};
+use crate::throttle::Limiter;
 
 /// The dispatcher. Clone it freely; clones share state.
 #[derive(Clone, Debug)]
@@ -28,6 +29,8 @@ struct Failure {
     error: ApiError,
     product: Option<&'static Product>,
     format: ResponseFormat,
+    /// `x-acs-retry-after`, for throttled requests.
+    retry_after_ms: Option<u64>,
 }
 
 impl Api {
@@ -49,6 +52,14 @@ impl Api {
                     Arc::clone(&master_key),
                     options.sts.token_key_period.as_secs(),
                 ),
+                key_limiter: options
+                    .rate_limits
+                    .per_access_key
+                    .map(|rate| Limiter::new(rate, "AccessKey")),
+                ip_limiter: options
+                    .rate_limits
+                    .per_source_ip
+                    .map(|rate| Limiter::new(rate, "source IP")),
                 store,
                 master_key,
                 clock,
@@ -67,12 +78,16 @@ impl Api {
         let request_id = RequestId::generate()
             .map(|id| id.to_string())
             .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned());
+        let mut headers = Vec::with_capacity(2);
         let (status, content_type, body) = match self.run(&request, &request_id).await {
             Ok((format, action, body)) => {
                 let r = render_success(format, action, &request_id, &body);
                 (r.status, r.content_type, r.body)
             }
             Err(f) => {
+                if let Some(ms) = f.retry_after_ms {
+                    headers.push(("x-acs-retry-after", ms.to_string()));
+                }
                 let (host, name) = f
                     .product
                     .map(|p| (p.host, p.name))
@@ -89,11 +104,12 @@ impl Api {
                 (r.status, r.content_type, r.body)
             }
         };
+        headers.push(("x-acs-request-id", request_id));
         HttpResponse {
             status,
             content_type,
             body,
-            headers: vec![("x-acs-request-id", request_id)],
+            headers,
         }
     }
 
@@ -109,7 +125,21 @@ impl Api {
             error,
             product,
             format,
+            retry_after_ms: None,
         };
+        let throttled = |t: crate::throttle::Throttled, product, format| Failure {
+            error: t.error(),
+            product,
+            format,
+            retry_after_ms: Some(t.retry_after_ms),
+        };
+        let now = self.state.clock.now();
+        // Before any parsing: a flood from one address costs a lookup per request.
+        if let (Some(limiter), Some(ip)) = (&self.state.ip_limiter, http.source_ip) {
+            limiter
+                .take(&ip.to_string(), now)
+                .map_err(|t| throttled(t, None, guessed))?;
+        }
         let request = parse_request(raw, &self.state.options.limits)
             .map_err(|e| fail(e.into(), None, guessed))?;
         let format = negotiate_format(request.params().get("Format"), raw.header("accept"))
@@ -120,7 +150,6 @@ impl Api {
             .action(request.action())
             .ok_or_else(|| fail(ApiError::invalid_action(), Some(product), format))?;
 
-        let now = self.state.clock.now();
         let (principal, epoch) = match action.access {
             Access::Anonymous if matches!(request.scheme(), rampart_wire::Scheme::Anonymous) => {
                 (Principal::Anonymous, 0)
@@ -129,6 +158,12 @@ impl Api {
                 .await
                 .map_err(|e| fail(e, Some(product), format))?,
         };
+        // Only after the signature verified, so naming a key does not spend its budget.
+        if let (Some(limiter), Some(key_id)) = (&self.state.key_limiter, request.access_key_id()) {
+            limiter
+                .take(key_id, now)
+                .map_err(|t| throttled(t, Some(product), format))?;
+        }
         let call = Call {
             state: Arc::clone(&self.state),
             product,

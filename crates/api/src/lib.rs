@@ -24,6 +24,7 @@ pub mod product;
 pub mod ram;
 pub mod state;
 pub mod sts;
+pub mod throttle;
 
 pub use call::{Call, Principal};
 pub use dispatch::Api;

@@ -24,6 +24,8 @@ pub struct ApiOptions {
     pub policy_cache_entries: usize,
     /// STS options.
     pub sts: StsOptions,
+    /// Requests per second per AccessKey and per source IP (unlimited by default).
+    pub rate_limits: crate::throttle::RateLimits,
 }
 
 /// STS tunables.
@@ -68,6 +70,7 @@ impl Default for ApiOptions {
             nonce_ttl: Duration::from_secs(2 * skew + 60),
             policy_cache_entries: 10_000,
             sts: StsOptions::default(),
+            rate_limits: crate::throttle::RateLimits::default(),
         }
     }
 }
@@ -86,6 +89,8 @@ pub struct State {
     pub oidc: rampart_federation::oidc::OidcVerifier,
     /// Serializes SAML verification (libxml2 / libxmlsec1 global state).
     pub saml_lock: Arc<std::sync::Mutex<()>>,
+    pub(crate) key_limiter: Option<crate::throttle::Limiter>,
+    pub(crate) ip_limiter: Option<crate::throttle::Limiter>,
 }
 
 impl std::fmt::Debug for State {

@@ -32,6 +32,10 @@ static NONCE: AtomicU64 = AtomicU64::new(1);
 
 impl Server {
     pub async fn start() -> Server {
+        Self::start_with(ApiOptions::default()).await
+    }
+
+    pub async fn start_with(options: ApiOptions) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let store = SqlStore::open(&url).await.unwrap();
@@ -47,7 +51,7 @@ impl Server {
             dyn_store,
             Arc::clone(&master),
             clock.clone() as Arc<dyn Clock>,
-            ApiOptions::default(),
+            options,
         );
         Server {
             api,

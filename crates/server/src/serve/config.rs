@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use rampart_api::throttle::{Rate, RateLimits};
 use serde::Deserialize;
 
 /// Where the store is: shared by `serve` and the offline commands.
@@ -52,6 +53,14 @@ pub struct ServeArgs {
     /// [default: urn:alibaba:cloudcomputing:international and urn:alibaba:cloudcomputing]
     #[arg(long, env = "RAMPART_SAML_AUDIENCES", value_delimiter = ',')]
     pub saml_audiences: Option<Vec<String>>,
+    /// Requests per second per AccessKey, `RATE` or `RATE/BURST`; more get
+    /// `Throttling.User` [default: unlimited]
+    #[arg(long, env = "RAMPART_RATE_LIMIT_PER_KEY", value_parser = parse_rate)]
+    pub rate_limit_per_key: Option<Rate>,
+    /// Requests per second per source IP address, `RATE` or `RATE/BURST`
+    /// [default: unlimited]
+    #[arg(long, env = "RAMPART_RATE_LIMIT_PER_IP", value_parser = parse_rate)]
+    pub rate_limit_per_ip: Option<Rate>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -70,6 +79,12 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     saml_recipients: Option<Vec<String>>,
     saml_audiences: Option<Vec<String>>,
+    rate_limit_per_key: Option<String>,
+    rate_limit_per_ip: Option<String>,
+}
+
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    text.parse()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +113,7 @@ pub struct Settings {
     /// `None`: the API's defaults (Alibaba's values).
     pub saml_recipients: Option<Vec<String>>,
     pub saml_audiences: Option<Vec<String>>,
+    pub rate_limits: RateLimits,
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -129,6 +145,25 @@ impl Settings {
             .clone()
             .or(file.master_key_file)
             .unwrap_or_else(|| data_dir.join("master.key"));
+        let file_rate = |text: Option<String>, key: &str| -> Result<Option<Rate>, ConfigError> {
+            text.map(|t| {
+                t.parse().map_err(|message| ConfigError::Parse {
+                    path: args.store.config.clone().unwrap_or_default(),
+                    message: format!("{key}: {message}"),
+                })
+            })
+            .transpose()
+        };
+        let rate_limits = RateLimits {
+            per_access_key: match args.rate_limit_per_key {
+                Some(rate) => Some(rate),
+                None => file_rate(file.rate_limit_per_key, "rate_limit_per_key")?,
+            },
+            per_source_ip: match args.rate_limit_per_ip {
+                Some(rate) => Some(rate),
+                None => file_rate(file.rate_limit_per_ip, "rate_limit_per_ip")?,
+            },
+        };
         let tls = match (
             args.tls_cert.clone().or(file.tls_cert),
             args.tls_key.clone().or(file.tls_key),
@@ -153,6 +188,7 @@ impl Settings {
             tls,
             saml_recipients: args.saml_recipients.clone().or(file.saml_recipients),
             saml_audiences: args.saml_audiences.clone().or(file.saml_audiences),
+            rate_limits,
         })
     }
 
@@ -175,6 +211,38 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         serve: ServeArgs,
+    }
+
+    #[test]
+    fn rate_limits_from_flags_and_file() {
+        let cli = Cli::try_parse_from(["rampart", "--rate-limit-per-key", "50/100"]).unwrap();
+        let s = Settings::resolve(&cli.serve).unwrap();
+        assert_eq!(
+            s.rate_limits.per_access_key,
+            Some(Rate {
+                per_second: 50,
+                burst: 100
+            })
+        );
+        assert_eq!(s.rate_limits.per_source_ip, None, "unlimited by default");
+        assert!(Cli::try_parse_from(["rampart", "--rate-limit-per-ip", "0"]).is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, "rate_limit_per_ip = \"200\"\n").unwrap();
+        let cli = Cli::try_parse_from(["rampart", "--config", file.to_str().unwrap()]).unwrap();
+        let s = Settings::resolve(&cli.serve).unwrap();
+        assert_eq!(
+            s.rate_limits.per_source_ip,
+            Some(Rate {
+                per_second: 200,
+                burst: 200
+            })
+        );
+        std::fs::write(&file, "rate_limit_per_key = \"fast\"\n").unwrap();
+        let cli = Cli::try_parse_from(["rampart", "--config", file.to_str().unwrap()]).unwrap();
+        let e = Settings::resolve(&cli.serve).unwrap_err().to_string();
+        assert!(e.contains("rate_limit_per_key"), "{e}");
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         if let Some(a) = &settings.saml_audiences {
             options.sts.saml_audiences = a.clone();
         }
+        options.rate_limits = settings.rate_limits;
         let api = Api::new(store, Arc::new(master), clock, options);
         eprintln!(
             "rampart: listening on {}://{local}",

@@ -1,0 +1,125 @@
+//! Rate limits per AccessKey and per source IP: `Throttling.User` with `x-acs-retry-after`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use rampart_api::throttle::RateLimits;
+use rampart_api::{ApiOptions, HttpRequest, HttpResponse};
+use rampart_wire::RawRequest;
+use support::{Client, Server};
+
+fn limited(limits: RateLimits) -> ApiOptions {
+    ApiOptions {
+        rate_limits: limits,
+        ..ApiOptions::default()
+    }
+}
+
+fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn code(r: &HttpResponse) -> String {
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    v["Code"].as_str().unwrap_or("").to_owned()
+}
+
+async fn list_users(s: &Server, c: &Client, n: u32) -> HttpResponse {
+    let raw = s.signed(c, "ListUsers", &[], &format!("throttle-{}-{n}", c.key_id));
+    s.api.handle(HttpRequest::new(raw)).await
+}
+
+#[tokio::test]
+async fn an_access_key_over_its_rate_is_throttled_with_a_retry_time() {
+    let s = Server::start_with(limited(RateLimits {
+        per_access_key: Some("10/2".parse().unwrap()),
+        per_source_ip: None,
+    }))
+    .await;
+    let acme = s.account("acme").await;
+    let other = s.account("other").await;
+    for n in 0..2 {
+        assert_eq!(list_users(&s, &acme, n).await.status, 200);
+    }
+    let refused = list_users(&s, &acme, 2).await;
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (400, "Throttling.User".into())
+    );
+    assert_eq!(header(&refused, "x-acs-retry-after"), Some("100"));
+    assert!(refused.body.contains("AccessKey limit is 10/s, burst 2"));
+    // Another key has its own budget; the refused one recovers with time.
+    assert_eq!(list_users(&s, &other, 0).await.status, 200);
+    s.clock.advance(Duration::from_millis(100));
+    assert_eq!(list_users(&s, &acme, 3).await.status, 200);
+    assert_eq!(list_users(&s, &acme, 4).await.status, 400);
+}
+
+#[tokio::test]
+async fn naming_a_key_without_its_secret_does_not_spend_its_budget() {
+    let s = Server::start_with(limited(RateLimits {
+        per_access_key: Some("1/1".parse().unwrap()),
+        per_source_ip: None,
+    }))
+    .await;
+    let acme = s.account("acme").await;
+    let forger = Client {
+        secret: "not-the-secret-not-the-secret0".into(),
+        ..acme.clone()
+    };
+    for n in 0..5 {
+        let r = list_users(&s, &forger, n).await;
+        assert_eq!(code(&r), "SignatureDoesNotMatch");
+        assert_eq!(header(&r, "x-acs-retry-after"), None);
+    }
+    assert_eq!(list_users(&s, &acme, 0).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_source_ip_over_its_rate_is_throttled_before_anything_else() {
+    let s = Server::start_with(limited(RateLimits {
+        per_access_key: None,
+        per_source_ip: Some("1/2".parse().unwrap()),
+    }))
+    .await;
+    let acme = s.account("acme").await;
+    let from = |raw: RawRequest, ip: &str| {
+        let mut request = HttpRequest::new(raw);
+        request.source_ip = Some(ip.parse::<IpAddr>().unwrap());
+        request
+    };
+    // Garbage counts too: the limit is taken before the request is even parsed.
+    let garbage = s
+        .api
+        .handle(from(
+            RawRequest::new("GET", "/", "Action=Nonsense"),
+            "192.0.2.7",
+        ))
+        .await;
+    assert_ne!(code(&garbage), "Throttling.User");
+    let raw = s.signed(&acme, "ListUsers", &[], "ip-1");
+    assert_eq!(s.api.handle(from(raw, "192.0.2.7")).await.status, 200);
+    let raw = s.signed(&acme, "ListUsers", &[], "ip-2");
+    let refused = s.api.handle(from(raw, "192.0.2.7")).await;
+    assert_eq!(code(&refused), "Throttling.User");
+    assert_eq!(header(&refused, "x-acs-retry-after"), Some("1000"));
+    assert!(refused.body.contains("source IP limit"));
+    let raw = s.signed(&acme, "ListUsers", &[], "ip-3");
+    assert_eq!(s.api.handle(from(raw, "198.51.100.1")).await.status, 200);
+}
+
+#[tokio::test]
+async fn without_limits_nothing_is_throttled() {
+    let s = Server::start().await;
+    let acme = s.account("acme").await;
+    for n in 0..50 {
+        assert_eq!(list_users(&s, &acme, n).await.status, 200);
+    }
+}
