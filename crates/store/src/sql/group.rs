@@ -74,31 +74,47 @@ pub(crate) struct Writer {
     pending_rollback: bool,
     /// A member asked for the group to be committed.
     commit_requested: bool,
+    /// A `BEGIN` or `ROLLBACK` was interrupted (its caller cancelled), so the connection may
+    /// be inside a transaction that no group owns: roll it back before opening a group.
+    /// Every step that a cancellation can cut short sets its flag before the statement and
+    /// clears it after, and every recovery can safely run twice.
+    stray_tx: bool,
     closed: bool,
     /// The connection's configured busy timeout, restored after a WAL restart.
     busy_timeout: Duration,
 }
 
 impl Writer {
-    /// Rolls back a dropped member's savepoint; if that fails the group is lost as a whole.
+    /// Brings the connection back to a known state: rolls back a dropped member's savepoint
+    /// (if that fails the group is lost as a whole), and a transaction no group owns.
     async fn settle(&mut self) {
-        if !self.pending_rollback {
-            return;
+        if self.pending_rollback {
+            // Cleared only once done: if this is cut short, the next caller does it again
+            // (and if the savepoint turns out to be gone, the group is abandoned, which is
+            // safe).
+            let undone = self.conn.execute("ROLLBACK TO w; RELEASE w").await;
+            self.pending_rollback = false;
+            if let Err(e) = undone {
+                self.abort(StoreError::from(e)).await;
+            }
         }
-        self.pending_rollback = false;
-        let undone = self.conn.execute("ROLLBACK TO w; RELEASE w").await;
-        if let Err(e) = undone {
-            self.abort(StoreError::from(e)).await;
+        if self.stray_tx && self.group.is_none() {
+            // "No transaction is active" is the good case.
+            let _ = self.conn.execute("ROLLBACK").await;
+            self.stray_tx = false;
         }
     }
 
     /// Ends the group with `ROLLBACK` and tells its waiting members `error`.
     async fn abort(&mut self, error: StoreError) {
         if let Some(group) = self.group.take() {
+            // Told first: whatever happens to the ROLLBACK, nothing of the group commits.
+            group.outcome.send_replace(Some(Err(error)));
+            self.stray_tx = true;
             // SQLite may already have rolled back (disk full, I/O error); an error here
             // only says so.
             let _ = self.conn.execute("ROLLBACK").await;
-            group.outcome.send_replace(Some(Err(error)));
+            self.stray_tx = false;
         }
     }
 
@@ -129,8 +145,10 @@ impl Writer {
                 group.outcome.send_replace(Some(Ok(())));
             }
             Err(e) => {
-                let _ = self.conn.execute("ROLLBACK").await;
                 group.outcome.send_replace(Some(Err(StoreError::from(e))));
+                self.stray_tx = true;
+                let _ = self.conn.execute("ROLLBACK").await;
+                self.stray_tx = false;
             }
         }
     }
@@ -168,6 +186,7 @@ impl GroupWriter {
             group: None,
             pending_rollback: false,
             commit_requested: false,
+            stray_tx: false,
             closed: false,
             busy_timeout,
         }));
@@ -215,7 +234,10 @@ impl GroupWriter {
         if writer.group.is_none() {
             // IMMEDIATE: take SQLite's write lock now (waiting up to the busy timeout for
             // another process), not at the first write, where it could fail without waiting.
-            writer.conn.execute("BEGIN IMMEDIATE").await?;
+            writer.stray_tx = true;
+            let begun = writer.conn.execute("BEGIN IMMEDIATE").await;
+            writer.stray_tx = false;
+            begun?;
             writer.group = Some(Group {
                 released: 0,
                 outcome: watch::Sender::new(None),
