@@ -44,6 +44,9 @@ pub async fn authenticate(
     // Without a nonce there is no batch to re-check a cached key in (classification requires
     // one on signed requests; this is defence in depth).
     let cached = request.nonce().and_then(|_| state.key_cache.get(key_id));
+    state
+        .metrics
+        .cache(crate::metrics::Cache::AccessKey, cached.is_some());
     let (owner, secret, read_epoch) = match cached {
         Some(c) => (c.owner.clone(), c.secret.clone(), None),
         None => {

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::Principal;
 use crate::errors::store_error;
+use crate::metrics::{Cache, Metrics};
 use crate::product::products;
 
 /// The request facts that conditions may test.
@@ -69,14 +70,14 @@ impl Authorizer {
     /// Decides whether `principal` may perform `permission` on every one of `resources`.
     pub async fn check(
         &self,
-        keys: (&dyn Store, &MasterKey),
+        deps: (&dyn Store, &MasterKey, &Metrics),
         principal: &Principal,
         epoch: i64,
         permission: &str,
         resources: &[String],
         facts: RequestFacts,
     ) -> Result<(), ApiError> {
-        let (store, master_key) = keys;
+        let (store, master_key, metrics) = deps;
         let action = self.action(permission);
         let refs: Vec<&str> = resources.iter().map(String::as_str).collect();
         let mut context = request_context(&facts);
@@ -96,6 +97,7 @@ impl Authorizer {
                 let set = self
                     .principal_policies(
                         store,
+                        metrics,
                         account_id,
                         PrincipalKey::User(user_id.as_str().to_owned()),
                         epoch,
@@ -113,6 +115,7 @@ impl Authorizer {
                 let set = self
                     .principal_policies(
                         store,
+                        metrics,
                         account_id,
                         PrincipalKey::Role(session.role_id.clone()),
                         epoch,
@@ -163,6 +166,7 @@ impl Authorizer {
     async fn principal_policies(
         &self,
         store: &dyn Store,
+        metrics: &Metrics,
         account_id: &AccountId,
         principal: PrincipalKey,
         // Read with the caller's key in this request; see the module's invariant.
@@ -175,10 +179,12 @@ impl Authorizer {
         if let Ok(cache) = self.cache.read() {
             if let Some(hit) = cache.get(&key) {
                 if hit.epoch == epoch {
+                    metrics.cache(Cache::PolicySet, true);
                     return Ok(hit.set.clone());
                 }
             }
         }
+        metrics.cache(Cache::PolicySet, false);
         let attached = store
             .effective_policies(account_id, &principal)
             .await

@@ -24,6 +24,13 @@ pub struct Api {
     state: Arc<State>,
 }
 
+/// What the request turned out to be, as far as it got: the labels of its metrics.
+#[derive(Default)]
+struct Seen {
+    product: Option<&'static str>,
+    action: Option<&'static str>,
+}
+
 /// Where an error is reported from: which product's host, if known yet.
 struct Failure {
     error: ApiError,
@@ -47,6 +54,7 @@ impl Api {
                 nonces,
                 key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
                 saml_lock: Arc::new(std::sync::Mutex::new(())),
+                metrics: crate::metrics::Metrics::default(),
                 oidc: rampart_federation::oidc::OidcVerifier::default(),
                 tokens: crate::sts::token::TokenKeys::new(
                     Arc::clone(&master_key),
@@ -78,8 +86,15 @@ impl Api {
         let request_id = RequestId::generate()
             .map(|id| id.to_string())
             .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned());
+        let started = std::time::Instant::now();
+        let mut seen = Seen::default();
         let mut headers = Vec::with_capacity(2);
-        let (status, content_type, body) = match self.run(&request, &request_id).await {
+        let outcome = self.run(&request, &request_id, &mut seen).await;
+        let code = outcome.as_ref().err().map(|f| f.error.code_cow());
+        self.state
+            .metrics
+            .request(seen.product, seen.action, code, started.elapsed());
+        let (status, content_type, body) = match outcome {
             Ok((format, action, body)) => {
                 let r = render_success(format, action, &request_id, &body);
                 (r.status, r.content_type, r.body)
@@ -117,6 +132,7 @@ impl Api {
         &self,
         http: &HttpRequest,
         request_id: &str,
+        seen: &mut Seen,
     ) -> Result<(ResponseFormat, &'static str, crate::product::Body), Failure> {
         let raw = &http.raw;
         // Until the request is classified, answer in the format it seems to ask for.
@@ -146,9 +162,11 @@ impl Api {
             .map_err(|e| fail(e.into(), None, guessed))?;
         let product = product_for(request.version())
             .ok_or_else(|| fail(ApiError::invalid_version(), None, format))?;
+        seen.product = Some(product.name);
         let action = product
             .action(request.action())
             .ok_or_else(|| fail(ApiError::invalid_action(), Some(product), format))?;
+        seen.action = Some(action.name);
 
         let (principal, epoch) = match action.access {
             Access::Anonymous if matches!(request.scheme(), rampart_wire::Scheme::Anonymous) => {
@@ -195,24 +213,36 @@ impl Api {
                     .map_err(|e| fail(e, Some(product), format))?,
                 None => false,
             };
-            if !self_service {
+            if self_service {
+                self.state.metrics.decision(true);
+            } else {
                 let facts = RequestFacts {
                     source_ip: http.source_ip,
                     secure: http.secure,
                     now,
                 };
-                self.state
+                let decided = self
+                    .state
                     .authorizer
                     .check(
-                        (self.state.store.as_ref(), &self.state.master_key),
+                        (
+                            self.state.store.as_ref(),
+                            &self.state.master_key,
+                            &self.state.metrics,
+                        ),
                         &call.principal,
                         epoch,
                         permission,
                         &resources,
                         facts,
                     )
-                    .await
-                    .map_err(|e| fail(e, Some(product), format))?;
+                    .await;
+                match &decided {
+                    Ok(()) => self.state.metrics.decision(true),
+                    Err(e) if e.code() == "NoPermission" => self.state.metrics.decision(false),
+                    Err(_) => {}
+                }
+                decided.map_err(|e| fail(e, Some(product), format))?;
             }
         }
         let body = (action.handler)(&call)

@@ -19,6 +19,7 @@ pub mod errors;
 pub mod http;
 pub mod ims;
 pub mod internal;
+pub mod metrics;
 mod nonce;
 pub mod product;
 pub mod ram;

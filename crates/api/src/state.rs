@@ -89,6 +89,7 @@ pub struct State {
     pub oidc: rampart_federation::oidc::OidcVerifier,
     /// Serializes SAML verification (libxml2 / libxmlsec1 global state).
     pub saml_lock: Arc<std::sync::Mutex<()>>,
+    pub metrics: crate::metrics::Metrics,
     pub(crate) key_limiter: Option<crate::throttle::Limiter>,
     pub(crate) ip_limiter: Option<crate::throttle::Limiter>,
 }

@@ -137,6 +137,11 @@ async fn assume_role_issues_credentials_that_work_on_every_product() {
         )
         .await
         .ok();
+    let metrics = s.api.state().metrics.render();
+    assert!(
+        metrics.contains("rampart_sts_credentials_issued_total{action=\"AssumeRole\"} 1\n"),
+        "{metrics}"
+    );
     let c = &reply["Credentials"];
     assert!(c["AccessKeyId"].as_str().unwrap().starts_with("STS."));
     assert_eq!(c["AccessKeySecret"].as_str().unwrap().len(), 30);

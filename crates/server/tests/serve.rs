@@ -385,3 +385,49 @@ fn https_with_rustls() {
     let _ = s.read_to_string(&mut buf);
     assert!(!buf.contains("ok\n"));
 }
+
+#[test]
+fn metrics_count_requests_by_action_and_code_and_hold_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(serve(&data));
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    assert_eq!(
+        signed_call(&server.addr, &key, &secret, "ListUsers", &[]).0,
+        200
+    );
+    assert_eq!(
+        signed_call(&server.addr, &key, &secret, "ListUsers", &[]).0,
+        200
+    );
+    let wrong = "x".repeat(30);
+    assert_eq!(
+        signed_call(&server.addr, &key, &wrong, "ListUsers", &[]).0,
+        400
+    );
+    // An action name the server does not have must not become a label.
+    assert_eq!(
+        signed_call(&server.addr, &key, &secret, "NoSuchActionXyz", &[]).0,
+        404
+    );
+    let (status, text) = http_get(&server.addr, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        r#"rampart_requests_total{product="Ram",action="ListUsers",code="OK"} 2"#,
+        r#"rampart_requests_total{product="Ram",action="ListUsers",code="SignatureDoesNotMatch"} 1"#,
+        r#"rampart_requests_total{product="Ram",action="-",code="InvalidAction.NotFound"} 1"#,
+        r#"rampart_authorization_decisions_total{decision="allow"} 2"#,
+        r#"rampart_request_duration_seconds_count{product="Ram"} 4"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+    }
+    assert!(text.contains(r#"rampart_cache_lookups_total{cache="access_key",result="hit"}"#));
+    assert!(text.ends_with("# EOF\n"));
+    for secret_or_input in [secret.as_str(), key.as_str(), "NoSuchActionXyz"] {
+        assert!(
+            !text.contains(secret_or_input),
+            "{secret_or_input} in metrics"
+        );
+    }
+    drop(server);
+}

@@ -120,6 +120,11 @@ impl ApiError {
         &self.code
     }
 
+    /// The code, without copying the common case of a fixed one.
+    pub fn code_cow(&self) -> Cow<'static, str> {
+        self.code.clone()
+    }
+
     pub fn message(&self) -> &str {
         &self.message
     }

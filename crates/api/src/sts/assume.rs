@@ -372,6 +372,7 @@ pub fn issue(call: &Call, grant: Grant) -> Result<Body, ApiError> {
     if let Some(source) = grant.source_identity {
         body.insert("SourceIdentity".into(), json!(source));
     }
+    call.state.metrics.sts_issued(call.action.name);
     Ok(body)
 }
 

@@ -73,6 +73,14 @@ async fn serve_one(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     match req.uri().path() {
         "/healthz" => return Ok(plain(StatusCode::OK, "ok\n")),
+        "/metrics" => {
+            let mut r = Response::new(Full::new(Bytes::from(api.state().metrics.render())));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(rampart_api::metrics::CONTENT_TYPE),
+            );
+            return Ok(r);
+        }
         "/readyz" => {
             return Ok(if api.ready().await {
                 plain(StatusCode::OK, "ready\n")
