@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Client, Server};
+use support::Server;
 
 fn line_value(text: &str, series: &str) -> Option<u64> {
     text.lines()
@@ -16,21 +16,7 @@ fn line_value(text: &str, series: &str) -> Option<u64> {
 async fn denials_allows_and_policy_cache_use_are_counted() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    s.call(&root, "CreateUser", &[("UserName", "alice")])
-        .await
-        .ok();
-    let key = s
-        .call(&root, "CreateAccessKey", &[("UserName", "alice")])
-        .await
-        .ok();
-    let alice = Client {
-        account_id: root.account_id.clone(),
-        key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-        secret: key["AccessKey"]["AccessKeySecret"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    };
+    let alice = s.user_with_key(&root, "alice").await;
     for _ in 0..2 {
         s.call(&alice, "ListUsers", &[])
             .await

@@ -12,19 +12,6 @@ use support::{Client, Server, Session};
 const STS: &str = "2015-04-01";
 const RAM: &str = "2015-05-01";
 
-async fn user_with_key(s: &Server, root: &Client, name: &str) -> Client {
-    s.call(root, "CreateUser", &[("UserName", name)]).await.ok();
-    let key = s
-        .call(root, "CreateAccessKey", &[("UserName", name)])
-        .await
-        .ok();
-    Client {
-        account_id: root.account_id.clone(),
-        key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-        secret: key["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
-    }
-}
-
 fn trust(principal: &str, condition: &str) -> String {
     format!(
         r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":["{principal}"]}}{condition}}}]}}"#
@@ -84,7 +71,7 @@ const ASSUME_ANY: &str =
 /// account, holding RAM read-only access.
 async fn setup(s: &Server) -> (Client, Client) {
     let root = s.account("acme").await;
-    let alice = user_with_key(s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     custom_policy(s, &root, "assume-any", ASSUME_ANY).await;
     attach(
         s,
@@ -402,7 +389,7 @@ async fn assume_role_parameters_and_refusals() {
     assert!(refused["Message"].as_str().unwrap().contains("root"));
 
     // Without an identity policy allowing sts:AssumeRole, a trusted user is refused.
-    let bob = user_with_key(&s, &root, "bob").await;
+    let bob = s.user_with_key(&root, "bob").await;
     let refused = s
         .sts(
             &bob,

@@ -99,6 +99,22 @@ impl Server {
         }
     }
 
+    /// A RAM user `name` in `root`'s account, with an AccessKey, as a client.
+    pub async fn user_with_key(&self, root: &Client, name: &str) -> Client {
+        self.call(root, "CreateUser", &[("UserName", name)])
+            .await
+            .ok();
+        let key = self
+            .call(root, "CreateAccessKey", &[("UserName", name)])
+            .await
+            .ok();
+        Client {
+            account_id: root.account_id.clone(),
+            key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+            secret: key["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
+        }
+    }
+
     /// Sends `params` signed V1 by `client`, with a fresh nonce.
     pub async fn call(&self, client: &Client, action: &str, params: &[(&str, &str)]) -> Reply {
         let nonce = format!("nonce-{}", NONCE.fetch_add(1, Ordering::Relaxed));
