@@ -36,6 +36,10 @@ enum Command {
     /// Manage accounts offline (also while a server runs on the same store)
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Write a consistent snapshot of the embedded SQLite database while it serves
+    Backup(serve::BackupArgs),
+    /// Put a snapshot written by `rampart backup` in place of a data directory's database
+    Restore(serve::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +57,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Policy(command) => policy_cli::run(command, &mut out, &mut err),
         Command::Serve(args) => match serve::serve(&args) {
+            Ok(()) => Ok(Status::Success),
+            Err(e) => Err(CliError::Server(e.to_string())),
+        },
+        Command::Backup(args) => match serve::backup(&args, &mut out) {
+            Ok(()) => Ok(Status::Success),
+            Err(e) => Err(CliError::Server(e.to_string())),
+        },
+        Command::Restore(args) => match serve::restore(&args, &mut out) {
             Ok(()) => Ok(Status::Success),
             Err(e) => Err(CliError::Server(e.to_string())),
         },

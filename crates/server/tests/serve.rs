@@ -431,3 +431,94 @@ fn metrics_count_requests_by_action_and_code_and_hold_no_secrets() {
     }
     drop(server);
 }
+
+#[test]
+fn backup_while_serving_then_restore_into_a_new_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let snapshot = dir.path().join("snap.db");
+    let server = start(serve(&data));
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    let create = |name: &str| {
+        signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateUser",
+            &[("UserName", name)],
+        )
+        .0
+    };
+    assert_eq!(create("before-backup"), 200);
+    let run = |args: &[&str]| rampart().args(args).output().unwrap();
+    let data_arg = data.to_str().unwrap();
+    let snap_arg = snapshot.to_str().unwrap();
+    let out = run(&["backup", "--data-dir", data_arg, "--to", snap_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(said["Bytes"].as_u64().unwrap() > 0);
+    assert_eq!(mode(&snapshot), 0o600);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key"));
+    // Never over an existing file.
+    let again = run(&["backup", "--data-dir", data_arg, "--to", snap_arg]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+    assert_eq!(create("after-backup"), 200);
+    drop(server);
+
+    // A new directory with the old master key and the snapshot.
+    let restored = dir.path().join("restored");
+    let restored_arg = restored.to_str().unwrap();
+    let out = run(&["restore", "--data-dir", restored_arg, "--from", snap_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key"));
+    std::fs::copy(data.join("master.key"), restored.join("master.key")).unwrap();
+    std::fs::set_permissions(
+        restored.join("master.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let server = start(serve(&restored));
+    let get = |name: &str| {
+        signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "GetUser",
+            &[("UserName", name)],
+        )
+        .0
+    };
+    assert_eq!(
+        get("before-backup"),
+        200,
+        "the root key and the user came back"
+    );
+    assert_eq!(get("after-backup"), 404, "the snapshot is of its moment");
+    drop(server);
+
+    // Never over a database, and never from something that is not a snapshot.
+    let over = run(&["restore", "--data-dir", restored_arg, "--from", snap_arg]);
+    assert!(!over.status.success());
+    assert!(String::from_utf8_lossy(&over.stderr).contains("never overwrites"));
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all, not even close to one").unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let bad = run(&[
+        "restore",
+        "--data-dir",
+        elsewhere.to_str().unwrap(),
+        "--from",
+        junk.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(!elsewhere.join("rampart.db").exists());
+}

@@ -1,5 +1,6 @@
-//! `rampart serve` and `rampart account create`.
+//! `rampart serve`, `rampart account create`, `rampart backup` and `rampart restore`.
 
+mod backup;
 mod bootstrap;
 mod config;
 mod http;
@@ -12,6 +13,7 @@ use rampart_model::{Clock, SystemClock};
 use rampart_store::Store;
 use tokio::net::TcpListener;
 
+pub use backup::{backup, restore, BackupArgs, RestoreArgs};
 pub use config::{ServeArgs, StoreArgs};
 
 use bootstrap::{bootstrap, create_account, master_key, open_store, Credentials};
@@ -42,6 +44,8 @@ pub enum ServeError {
     },
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Backup(#[from] backup::BackupError),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {

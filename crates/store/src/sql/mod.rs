@@ -271,6 +271,65 @@ impl SqlStore {
         self.pool.close().await;
     }
 
+    /// SQLite: writes a consistent snapshot of the whole database to `path` (which must not
+    /// exist) while the store keeps serving, then syncs it to disk. PostgreSQL's backups are
+    /// `pg_dump`'s job: `InvalidConfig`.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.engine != Engine::Sqlite {
+            return Err(StoreError::InvalidConfig(
+                "online backup is for the embedded SQLite database; back PostgreSQL up with pg_dump"
+                    .to_owned(),
+            ));
+        }
+        let text = path.to_str().ok_or_else(|| {
+            StoreError::InvalidConfig(format!("backup path {path:?} is not UTF-8"))
+        })?;
+        // One read transaction sees one committed state, whatever writers do meanwhile.
+        sqlx::query("VACUUM INTO $1")
+            .bind(text)
+            .execute(&self.pool)
+            .await?;
+        // VACUUM INTO does not sync its output.
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::Internal(format!("cannot sync {path:?}: {e}")))?;
+        Ok(())
+    }
+
+    /// Checks, read-only, that `path` is an intact SQLite database carrying Rampart's
+    /// migrations (a snapshot [`SqlStore::backup_to`] wrote); `InvalidConfig` says why not.
+    pub async fn verify_snapshot(path: &std::path::Path) -> Result<(), StoreError> {
+        let not = |why: String| StoreError::InvalidConfig(format!("{}: {why}", path.display()));
+        if !path.is_file() {
+            return Err(not("no such file".to_owned()));
+        }
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=ro", path.display());
+        let options: AnyConnectOptions =
+            url.parse().map_err(|e: sqlx::Error| not(e.to_string()))?;
+        let mut conn = options.connect().await.map_err(|e| not(e.to_string()))?;
+        let verdict: Result<(String, i64), sqlx::Error> = async {
+            let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_one(&mut conn)
+                .await?;
+            let migrations: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&mut conn)
+                    .await?;
+            Ok((integrity, migrations))
+        }
+        .await;
+        let _ = conn.close().await;
+        match verdict {
+            Ok((integrity, migrations)) if integrity == "ok" && migrations > 0 => Ok(()),
+            Ok((integrity, _)) if integrity != "ok" => {
+                Err(not(format!("integrity check: {integrity}")))
+            }
+            Ok(_) => Err(not("no Rampart migrations in it".to_owned())),
+            Err(e) => Err(not(format!("not a Rampart database ({e})"))),
+        }
+    }
+
     /// SQLite: (group commits, write transactions committed in them) since the store opened;
     /// `None` on PostgreSQL. Their ratio is the mean group size.
     pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
