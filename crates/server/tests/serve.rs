@@ -522,3 +522,169 @@ fn backup_while_serving_then_restore_into_a_new_directory() {
     assert!(!bad.status.success());
     assert!(!elsewhere.join("rampart.db").exists());
 }
+
+/// A TCP forwarder to PostgreSQL that can be cut and restored, standing in for a database
+/// that goes away and comes back.
+struct DbProxy {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DbProxy {
+    fn start(port: u16) -> DbProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let acceptor = {
+            let (stop, links) = (Arc::clone(&stop), Arc::clone(&links));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((client, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    client.set_nonblocking(false).unwrap();
+                    let Ok(upstream) = TcpStream::connect("127.0.0.1:5432") else {
+                        continue;
+                    };
+                    let mut held = links.lock().unwrap();
+                    held.push(client.try_clone().unwrap());
+                    held.push(upstream.try_clone().unwrap());
+                    for (mut from, mut to) in [
+                        (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                        (upstream, client),
+                    ] {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                }
+            })
+        };
+        DbProxy {
+            port,
+            stop,
+            links,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// Closes the listener and every forwarded connection.
+    fn cut(mut self) -> u16 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(a) = self.acceptor.take() {
+            a.join().unwrap();
+        }
+        for link in self.links.lock().unwrap().drain(..) {
+            let _ = link.shutdown(std::net::Shutdown::Both);
+        }
+        self.port
+    }
+}
+
+fn psql(sql: &str) -> bool {
+    Command::new("psql")
+        .args([
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-c",
+            sql,
+        ])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn database_outage_answers_503_and_service_resumes_without_restart() {
+    if TcpStream::connect("127.0.0.1:5432").is_err() {
+        assert_ne!(
+            std::env::var("RAMPART_REQUIRE_POSTGRES").as_deref(),
+            Ok("1"),
+            "RAMPART_REQUIRE_POSTGRES=1 but PostgreSQL is not on 127.0.0.1:5432"
+        );
+        eprintln!("SKIPPED: the outage test needs PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    let schema = format!("rampart_outage_{}", std::process::id());
+    assert!(
+        psql(&format!("CREATE SCHEMA {schema}")),
+        "psql CREATE SCHEMA"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let proxy = DbProxy::start(0);
+    let mut cmd = serve(&data);
+    cmd.args([
+        "--database-url",
+        &format!("postgres://postgres@127.0.0.1:{}/test", proxy.port),
+        "--database-schema",
+        &schema,
+    ]);
+    let server = start(cmd);
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    let call = |name: &str| {
+        let started = std::time::Instant::now();
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateUser",
+            &[("UserName", name)],
+        );
+        (status, body, started.elapsed())
+    };
+    assert_eq!(call("before").0, 200);
+
+    let port = proxy.cut();
+    for i in 0..3 {
+        let (status, body, took) = call(&format!("during-{i}"));
+        assert_eq!(
+            (status, body["Code"].as_str()),
+            (503, Some("ServiceUnavailable")),
+            "{body}"
+        );
+        // The pool gives up connecting after its acquire timeout (3 s).
+        assert!(took < Duration::from_secs(6), "answered in {took:?}");
+    }
+    assert_eq!(http_get(&server.addr, "/readyz").0, 503);
+
+    let proxy = DbProxy::start(port);
+    let mut resumed = None;
+    for attempt in 0..50 {
+        let (status, _, _) = call(&format!("after-{attempt}"));
+        if status == 200 {
+            resumed = Some(attempt);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(resumed.is_some(), "service did not resume within 10 s");
+    assert_eq!(http_get(&server.addr, "/readyz").0, 200);
+    // Nothing refused during the outage was half-written.
+    for i in 0..3 {
+        let (status, _) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "GetUser",
+            &[("UserName", &format!("during-{i}"))],
+        );
+        assert_eq!(status, 404);
+    }
+    drop(server);
+    proxy.cut();
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

@@ -93,7 +93,10 @@ pub struct StoreOptions {
     pub quotas: Quotas,
     /// Pooled connections (both engines).
     pub max_connections: u32,
-    /// How long an operation waits for a free pooled connection before `Unavailable`.
+    /// How long an operation waits for a pooled connection before `Unavailable`. While the
+    /// database is unreachable this is how long each request waits before its 503, since the
+    /// pool keeps trying to connect until then: short, so clients hear about an outage
+    /// quickly and retry.
     pub acquire_timeout: Duration,
     /// SQLite: how long a writer waits for the write lock before `Unavailable`.
     pub busy_timeout: Duration,
@@ -107,7 +110,7 @@ impl Default for StoreOptions {
         Self {
             quotas: Quotas::default(),
             max_connections: 8,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(3),
             busy_timeout: Duration::from_secs(10),
             postgres_schema: None,
         }
