@@ -50,10 +50,10 @@ enum AccountCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    let mut out = stdout.lock();
-    let mut err = stderr.lock();
+    // Unlocked handles: holding stderr's lock here for the whole run would block every
+    // message written from another thread (the server's tasks) forever.
+    let mut out = io::stdout();
+    let mut err = io::stderr();
     let result = match cli.command {
         Command::Policy(command) => policy_cli::run(command, &mut out, &mut err),
         Command::Serve(args) => match serve::serve(&args) {

@@ -688,3 +688,110 @@ fn database_outage_answers_503_and_service_resumes_without_restart() {
     proxy.cut();
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// A self-signed P-256 certificate for 127.0.0.1 whose subject is `CN=<name>`.
+fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
+}
+
+/// The subject of the certificate the server presents.
+fn served_subject(addr: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", addr])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("subject="))
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn wait_for_log(server: &Running, needle: &str) -> String {
+    loop {
+        let line = server
+            .log
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no log line with {needle:?} within 10 s"));
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn sighup_reloads_the_tls_certificate_and_keeps_it_when_the_new_one_is_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first_cert, first_key) = self_signed(dir.path(), "first");
+    let (second_cert, second_key) = self_signed(dir.path(), "second");
+    let (cert, key) = (dir.path().join("tls.pem"), dir.path().join("tls.key"));
+    std::fs::copy(&first_cert, &cert).unwrap();
+    std::fs::copy(&first_key, &key).unwrap();
+    let mut cmd = serve(&dir.path().join("data"));
+    cmd.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
+    let server = start(cmd);
+    assert!(served_subject(&server.addr).contains("first"));
+    let hangup = || {
+        let sent = Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+
+    // Renewed files, then SIGHUP: new handshakes get the new certificate.
+    std::fs::copy(&second_cert, &cert).unwrap();
+    std::fs::copy(&second_key, &key).unwrap();
+    hangup();
+    wait_for_log(&server, "reloaded the TLS certificate");
+    assert!(served_subject(&server.addr).contains("second"));
+
+    // A broken file is reported and the working certificate stays.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    hangup();
+    let said = wait_for_log(&server, "kept the current TLS certificate");
+    assert!(said.contains("tls.pem"), "{said}");
+    assert!(served_subject(&server.addr).contains("second"));
+    assert_eq!(
+        Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&second_cert)
+            .arg(format!("https://{}/healthz", server.addr))
+            .output()
+            .unwrap()
+            .stdout,
+        b"ok\n"
+    );
+}

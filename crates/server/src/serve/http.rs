@@ -147,10 +147,23 @@ fn to_hyper(response: rampart_api::HttpResponse) -> Response<Full<Bytes>> {
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
+/// The certificate in use, replaced whole when the files are reloaded (SIGHUP); connections
+/// already open keep the one they started with.
+pub type SharedTls = Arc<std::sync::RwLock<TlsAcceptor>>;
+
+/// Re-reads the certificate and key; on any error the old pair stays in use.
+pub fn reload_tls(tls: &SharedTls, cert: &Path, key: &Path) -> Result<(), TlsError> {
+    let fresh = tls_acceptor(cert, key)?;
+    // A poisoned lock only means a panic elsewhere while swapping; the value is whole.
+    *tls.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+    Ok(())
+}
+
 pub async fn run(
     listener: TcpListener,
     api: Api,
-    tls: Option<TlsAcceptor>,
+    tls: Option<SharedTls>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -185,8 +198,11 @@ pub async fn run(
                     let _ = conn.await;
                 });
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
+            Some(shared) => {
+                let acceptor = shared
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {

@@ -55,6 +55,25 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
         .map_err(ServeError::Runtime)
 }
 
+/// SIGHUP re-reads the certificate and key files, so a renewed certificate is served without
+/// a restart. A bad pair is reported and the old one kept.
+async fn reload_on_sighup(
+    mut hangups: tokio::signal::unix::Signal,
+    tls: http::SharedTls,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+) {
+    while hangups.recv().await.is_some() {
+        match http::reload_tls(&tls, &cert, &key) {
+            Ok(()) => eprintln!(
+                "rampart: reloaded the TLS certificate from {}",
+                cert.display()
+            ),
+            Err(e) => eprintln!("rampart: kept the current TLS certificate: {e}"),
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -91,7 +110,26 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             .await
             .map_err(bootstrap::BootstrapError::from)?;
         let tls = match &settings.tls {
-            Some((cert, key)) => Some(http::tls_acceptor(cert, key)?),
+            Some((cert, key)) => {
+                let shared: http::SharedTls =
+                    Arc::new(std::sync::RwLock::new(http::tls_acceptor(cert, key)?));
+                // Registered before the listener opens: SIGHUP's default action would end
+                // the process.
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                    Ok(hangups) => {
+                        tokio::spawn(reload_on_sighup(
+                            hangups,
+                            Arc::clone(&shared),
+                            cert.clone(),
+                            key.clone(),
+                        ));
+                    }
+                    Err(e) => eprintln!(
+                        "rampart: cannot listen for SIGHUP ({e}); TLS certificates reload only on restart"
+                    ),
+                }
+                Some(shared)
+            }
             None => None,
         };
         let listener =
