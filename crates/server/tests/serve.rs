@@ -795,3 +795,44 @@ fn sighup_reloads_the_tls_certificate_and_keeps_it_when_the_new_one_is_bad() {
         b"ok\n"
     );
 }
+
+#[test]
+fn clients_that_trickle_their_head_or_body_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve(&dir.path().join("data"));
+    cmd.args(["--client-timeout", "1"]);
+    let server = start(cmd);
+    let read_all = |s: &mut TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    };
+    // A body promised but not sent: 408 in the dialect's envelope, then the connection ends.
+    let started = std::time::Instant::now();
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\nAction=Li",
+    )
+    .unwrap();
+    let answer = read_all(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"Code\":\"RequestTimeout\""), "{answer}");
+    assert!(answer.contains("\"RequestId\""), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A head that never ends: the connection is closed without an API answer.
+    let started = std::time::Instant::now();
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.write_all(b"GET /?Action=ListUsers HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let answer = read_all(&mut s);
+    assert!(!answer.contains("ListUsers"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The server still serves.
+    assert_eq!(http_get(&server.addr, "/healthz").0, 200);
+}

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// [default: unlimited]
     #[arg(long, env = "RAMPART_RATE_LIMIT_PER_IP", value_parser = parse_rate)]
     pub rate_limit_per_ip: Option<Rate>,
+    /// Seconds a client gets to send a request's head, and again its body, before the
+    /// connection is cut [default: 30]
+    #[arg(long, env = "RAMPART_CLIENT_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub client_timeout: Option<u64>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -81,6 +85,7 @@ struct FileConfig {
     saml_audiences: Option<Vec<String>>,
     rate_limit_per_key: Option<String>,
     rate_limit_per_ip: Option<String>,
+    client_timeout: Option<u64>,
 }
 
 fn parse_rate(text: &str) -> Result<Rate, String> {
@@ -114,6 +119,7 @@ pub struct Settings {
     pub saml_recipients: Option<Vec<String>>,
     pub saml_audiences: Option<Vec<String>>,
     pub rate_limits: RateLimits,
+    pub client_timeout: std::time::Duration,
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -189,6 +195,12 @@ impl Settings {
             saml_recipients: args.saml_recipients.clone().or(file.saml_recipients),
             saml_audiences: args.saml_audiences.clone().or(file.saml_audiences),
             rate_limits,
+            client_timeout: std::time::Duration::from_secs(
+                args.client_timeout
+                    .or(file.client_timeout)
+                    .unwrap_or(30)
+                    .clamp(1, 3600),
+            ),
         })
     }
 

@@ -69,6 +69,7 @@ async fn serve_one(
     api: Api,
     peer: SocketAddr,
     secure: bool,
+    client_timeout: Duration,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     match req.uri().path() {
@@ -91,19 +92,37 @@ async fn serve_one(
         _ => {}
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            let accept = parts
-                .headers
-                .get(hyper::header::ACCEPT)
-                .and_then(|v| v.to_str().ok());
+    let accept = parts
+        .headers
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    // A client that trickles its body is cut off too, not only one that trickles its head.
+    let read = tokio::time::timeout(client_timeout, Limited::new(body, MAX_BODY_BYTES).collect());
+    let body = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => {
             let error = rampart_wire::ApiError::new(
                 "RequestBodyTooLarge",
                 format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
                 413,
             );
             return Ok(to_hyper(api.reject(&error, accept)));
+        }
+        Err(_) => {
+            let error = rampart_wire::ApiError::new(
+                "RequestTimeout",
+                format!(
+                    "The request body did not arrive within {} s.",
+                    client_timeout.as_secs()
+                ),
+                408,
+            );
+            let mut response = to_hyper(api.reject(&error, accept));
+            response.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            return Ok(response);
         }
     };
     let mut raw = RawRequest::new(
@@ -164,6 +183,7 @@ pub async fn run(
     listener: TcpListener,
     api: Api,
     tls: Option<SharedTls>,
+    client_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -172,7 +192,7 @@ pub async fn run(
     builder
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(client_timeout);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -189,7 +209,8 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let api = api.clone();
         let secure = tls.is_some();
-        let service = service_fn(move |req| serve_one(api.clone(), peer, secure, req));
+        let service =
+            service_fn(move |req| serve_one(api.clone(), peer, secure, client_timeout, req));
         match &tls {
             None => {
                 let conn = builder.serve_connection(TokioIo::new(stream), service);

@@ -154,7 +154,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             "rampart: listening on {}://{local}",
             if tls.is_some() { "https" } else { "http" }
         );
-        http::run(listener, api, tls, shutdown_signal()).await;
+        http::run(listener, api, tls, settings.client_timeout, shutdown_signal()).await;
         eprintln!("rampart: stopped");
         Ok(())
     })
