@@ -836,3 +836,39 @@ fn clients_that_trickle_their_head_or_body_are_cut_off() {
     // The server still serves.
     assert_eq!(http_get(&server.addr, "/healthz").0, 200);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = serve(&dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            event["timestamp"].is_string() && event["level"].is_string(),
+            "{line}"
+        );
+        let message = event["message"].as_str().unwrap().to_owned();
+        let done = message.starts_with("listening on ");
+        seen.push(message);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen[0].starts_with("created the management account"),
+        "{seen:?}"
+    );
+    assert!(seen
+        .last()
+        .unwrap()
+        .starts_with("listening on http://127.0.0.1:"));
+}

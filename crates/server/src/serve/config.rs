@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// connection is cut [default: 30]
     #[arg(long, env = "RAMPART_CLIENT_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub client_timeout: Option<u64>,
+    /// Log lines as `text` or `json` (one object per line) [default: text]
+    #[arg(long, env = "RAMPART_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -86,6 +89,7 @@ struct FileConfig {
     rate_limit_per_key: Option<String>,
     rate_limit_per_ip: Option<String>,
     client_timeout: Option<u64>,
+    log_format: Option<LogFormat>,
 }
 
 fn parse_rate(text: &str) -> Result<Rate, String> {
@@ -120,6 +124,16 @@ pub struct Settings {
     pub saml_audiences: Option<Vec<String>>,
     pub rate_limits: RateLimits,
     pub client_timeout: std::time::Duration,
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -201,6 +215,7 @@ impl Settings {
                     .unwrap_or(30)
                     .clamp(1, 3600),
             ),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         })
     }
 

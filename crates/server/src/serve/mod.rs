@@ -17,7 +17,7 @@ pub use backup::{backup, restore, BackupArgs, RestoreArgs};
 pub use config::{ServeArgs, StoreArgs};
 
 use bootstrap::{bootstrap, create_account, master_key, open_store, Credentials};
-use config::Settings;
+use config::{LogFormat, Settings};
 
 /// `rampart account create`.
 #[derive(Debug, Args)]
@@ -65,11 +65,12 @@ async fn reload_on_sighup(
 ) {
     while hangups.recv().await.is_some() {
         match http::reload_tls(&tls, &cert, &key) {
-            Ok(()) => eprintln!(
-                "rampart: reloaded the TLS certificate from {}",
+            Ok(()) => tracing::info!(
+                cert = %cert.display(),
+                "reloaded the TLS certificate from {}",
                 cert.display()
             ),
-            Err(e) => eprintln!("rampart: kept the current TLS certificate: {e}"),
+            Err(e) => tracing::error!(error = %e, "kept the current TLS certificate: {e}"),
         }
     }
 }
@@ -92,8 +93,22 @@ async fn shutdown_signal() {
     }
 }
 
+/// Logs go to stderr, one line per event: readable text, or JSON objects for collectors.
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    // A second initialisation (tests calling serve twice in one process) keeps the first.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
     let settings = Settings::resolve(args)?;
+    init_logging(settings.log_format);
     runtime()?.block_on(async move {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let master = master_key(&settings.master_key_file, true)?;
@@ -101,8 +116,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         if let Some(account) =
             bootstrap(&store, &master, clock.as_ref(), &settings.data_dir).await?
         {
-            eprintln!(
-                "rampart: created the management account {account}; its root AccessKey is in {}",
+            tracing::info!(
+                account = %account,
+                "created the management account {account}; its root AccessKey is in {}",
                 settings.data_dir.join("bootstrap.json").display()
             );
         }
@@ -124,8 +140,9 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
                             key.clone(),
                         ));
                     }
-                    Err(e) => eprintln!(
-                        "rampart: cannot listen for SIGHUP ({e}); TLS certificates reload only on restart"
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "cannot listen for SIGHUP; TLS certificates reload only on restart"
                     ),
                 }
                 Some(shared)
@@ -150,12 +167,18 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
         }
         options.rate_limits = settings.rate_limits;
         let api = Api::new(store, Arc::new(master), clock, options);
-        eprintln!(
-            "rampart: listening on {}://{local}",
-            if tls.is_some() { "https" } else { "http" }
-        );
-        http::run(listener, api, tls, settings.client_timeout, shutdown_signal()).await;
-        eprintln!("rampart: stopped");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // The address ends the line: scripts (and the tests) read it from there.
+        tracing::info!("listening on {scheme}://{local}");
+        http::run(
+            listener,
+            api,
+            tls,
+            settings.client_timeout,
+            shutdown_signal(),
+        )
+        .await;
+        tracing::info!("stopped");
         Ok(())
     })
 }
