@@ -117,6 +117,16 @@ fn signed_call(
     action: &str,
     params: &[(&str, &str)],
 ) -> (u16, Value) {
+    send(addr, &signed_path(key, secret, action, params))
+}
+
+fn send(addr: &str, path: &str) -> (u16, Value) {
+    let (status, body) = http_get(addr, path);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// The path and query of a V1-signed GET with a fresh nonce.
+fn signed_path(key: &str, secret: &str, action: &str, params: &[(&str, &str)]) -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nonce = format!(
         "{}-{}",
@@ -145,11 +155,7 @@ fn signed_call(
     all.extend_from_slice(params);
     let canonical = v1::canonicalized_query(all.iter().copied(), SpaceEncoding::Percent20);
     let sig = v1::sign(&Secret::new(secret), &v1::string_to_sign("GET", &canonical));
-    let (status, body) = http_get(
-        addr,
-        &format!("/?{canonical}&Signature={}", percent_encode(&sig)),
-    );
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    format!("/?{canonical}&Signature={}", percent_encode(&sig))
 }
 
 fn mode(path: &Path) -> u32 {
@@ -871,4 +877,76 @@ fn json_logs_are_one_object_per_line() {
         .last()
         .unwrap()
         .starts_with("listening on http://127.0.0.1:"));
+}
+
+#[test]
+fn two_nodes_on_one_postgresql_database() {
+    if TcpStream::connect("127.0.0.1:5432").is_err() {
+        assert_ne!(
+            std::env::var("RAMPART_REQUIRE_POSTGRES").as_deref(),
+            Ok("1"),
+            "RAMPART_REQUIRE_POSTGRES=1 but PostgreSQL is not on 127.0.0.1:5432"
+        );
+        eprintln!("SKIPPED: the two-node test needs PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    let schema = format!("rampart_nodes_{}", std::process::id());
+    assert!(
+        psql(&format!("CREATE SCHEMA {schema}")),
+        "psql CREATE SCHEMA"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let node = |name: &str| {
+        let mut cmd = serve(&dir.path().join(name));
+        cmd.args([
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "--database-schema",
+            &schema,
+            "--master-key-file",
+            dir.path().join("master.key").to_str().unwrap(),
+        ]);
+        start(cmd)
+    };
+    let a = node("a");
+    let b = node("b");
+    let (_, key, secret) = credentials(&dir.path().join("a").join("bootstrap.json"));
+
+    // The same 20 names sent to both nodes at once: each created exactly once.
+    let outcomes: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..40)
+            .map(|i| {
+                let addr = if i % 2 == 0 { &a.addr } else { &b.addr };
+                let (key, secret) = (&key, &secret);
+                scope.spawn(move || {
+                    let name = format!("shared-{}", i / 2);
+                    signed_call(addr, key, secret, "CreateUser", &[("UserName", &name)])
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let created = outcomes.iter().filter(|(s, _)| *s == 200).count();
+    let taken = outcomes
+        .iter()
+        .filter(|(s, v)| *s == 409 && v["Code"] == "EntityAlreadyExists.User")
+        .count();
+    assert_eq!((created, taken), (20, 20), "{outcomes:?}");
+    let (status, listed) = signed_call(&b.addr, &key, &secret, "ListUsers", &[("MaxItems", "100")]);
+    assert_eq!(status, 200);
+    assert_eq!(listed["Users"]["User"].as_array().unwrap().len(), 20);
+
+    // A request served by one node is a replay at the other.
+    let path = signed_path(&key, &secret, "GetUser", &[("UserName", "shared-0")]);
+    assert_eq!(send(&a.addr, &path).0, 200);
+    let (status, body) = send(&b.addr, &path);
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (400, Some("SignatureNonceUsed")),
+        "{body}"
+    );
+
+    drop(a);
+    drop(b);
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
