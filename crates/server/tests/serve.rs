@@ -950,3 +950,125 @@ fn two_nodes_on_one_postgresql_database() {
     drop(b);
     psql(&format!("DROP SCHEMA {schema} CASCADE"));
 }
+
+/// The status of a GET, or `None` if the server is not there or hung up mid-answer.
+fn try_status(addr: &str, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.get(9..12)?.parse().ok()
+}
+
+#[test]
+fn kill_9_during_writes_loses_no_acknowledged_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(serve(&data));
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    // Four writers, each creating users and attaching a policy to every one it created, and
+    // keeping the names of the changes the server acknowledged.
+    let acknowledged: Vec<(Vec<String>, Vec<String>)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (addr, key, secret, stop) = (&server.addr, &key, &secret, &stop);
+                scope.spawn(move || {
+                    let (mut users, mut attached) = (Vec::new(), Vec::new());
+                    for i in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let name = format!("w{w}-{i}");
+                        let path = signed_path(key, secret, "CreateUser", &[("UserName", &name)]);
+                        if try_status(addr, &path) != Some(200) {
+                            break;
+                        }
+                        users.push(name.clone());
+                        let path = signed_path(
+                            key,
+                            secret,
+                            "AttachPolicyToUser",
+                            &[
+                                ("PolicyType", "System"),
+                                ("PolicyName", "ReadOnlyAccess"),
+                                ("UserName", &name),
+                            ],
+                        );
+                        if try_status(addr, &path) != Some(200) {
+                            break;
+                        }
+                        attached.push(name);
+                    }
+                    (users, attached)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        // SIGKILL: no drain, no shutdown path, mid-write.
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    drop(server);
+    let users: Vec<&String> = acknowledged.iter().flat_map(|(u, _)| u).collect();
+    let attached: Vec<&String> = acknowledged.iter().flat_map(|(_, a)| a).collect();
+    assert!(
+        users.len() > 20,
+        "only {} writes before the kill",
+        users.len()
+    );
+    eprintln!(
+        "acknowledged before the kill: {} users, {} attachments",
+        users.len(),
+        attached.len()
+    );
+
+    let server = start(serve(&data));
+    for name in &users {
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "GetUser",
+            &[("UserName", name)],
+        );
+        assert_eq!(status, 200, "acknowledged user {name} lost: {body}");
+    }
+    for name in &attached {
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "ListPoliciesForUser",
+            &[("UserName", name)],
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            body["Policies"]["Policy"][0]["PolicyName"], "ReadOnlyAccess",
+            "acknowledged attachment of {name} lost: {body}"
+        );
+    }
+    drop(server);
+    // The file itself: intact, and no row points at a missing one.
+    let check = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             print(c.execute('PRAGMA integrity_check').fetchone()[0]); \
+             print(len(c.execute('PRAGMA foreign_key_check').fetchall()))",
+        )
+        .arg(data.join("rampart.db"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "ok\n0\n",
+        "{check:?}"
+    );
+}
