@@ -5,20 +5,7 @@
 
 mod support;
 
-use support::{Client, Server};
-
-async fn user_with_key(s: &Server, root: &Client, name: &str) -> Client {
-    s.call(root, "CreateUser", &[("UserName", name)]).await.ok();
-    let key = s
-        .call(root, "CreateAccessKey", &[("UserName", name)])
-        .await
-        .ok();
-    Client {
-        account_id: root.account_id.clone(),
-        key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-        secret: key["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
-    }
-}
+use support::Server;
 
 const READ_USERS: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["ram:ListUsers","ram:GetUser"],"Resource":"*"}]}"#;
 const DENY_GET_BOB: &str = r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"ram:GetUser","Resource":"acs:ram:*:*:user/bob"}]}"#;
@@ -27,7 +14,7 @@ const DENY_GET_BOB: &str = r#"{"Version":"1","Statement":[{"Effect":"Deny","Acti
 async fn denied_then_allowed_by_a_system_policy_then_denied_again() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     s.call(&alice, "ListUsers", &[])
         .await
         .err(403, "NoPermission");
@@ -70,7 +57,7 @@ async fn denied_then_allowed_by_a_system_policy_then_denied_again() {
 async fn group_policies_apply_and_leaving_the_group_revokes_them() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     s.call(&root, "CreateGroup", &[("GroupName", "readers")])
         .await
         .ok();
@@ -119,7 +106,7 @@ async fn group_policies_apply_and_leaving_the_group_revokes_them() {
 async fn a_new_default_version_takes_effect_at_once() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     s.call(
         &root,
         "CreatePolicy",
@@ -176,7 +163,7 @@ async fn a_new_default_version_takes_effect_at_once() {
 async fn explicit_deny_wins_and_is_explained() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     s.call(&root, "CreateUser", &[("UserName", "bob")])
         .await
         .ok();
@@ -266,7 +253,7 @@ async fn explicit_deny_wins_and_is_explained() {
 async fn resource_patterns_scope_what_a_user_may_touch() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     let own_keys = format!(
         r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"ram:*AccessKey*","Resource":"acs:ram:*:{}:user/alice"}}]}}"#,
         root.account_id
@@ -368,7 +355,7 @@ async fn a_detach_on_one_node_is_seen_by_another_at_once() {
     let a = Server::start().await;
     let b = a.second_node().await;
     let root = a.account("acme").await;
-    let alice = user_with_key(&a, &root, "alice").await;
+    let alice = a.user_with_key(&root, "alice").await;
     a.call(
         &root,
         "AttachPolicyToUser",
@@ -407,7 +394,7 @@ async fn a_detach_on_one_node_is_seen_by_another_at_once() {
 async fn users_manage_their_own_keys_when_the_security_preference_allows() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     s.call(&root, "CreateUser", &[("UserName", "bob")])
         .await
         .ok();
@@ -447,7 +434,7 @@ async fn users_manage_their_own_keys_when_the_security_preference_allows() {
 async fn users_manage_their_own_mfa_by_default_and_no_one_elses() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    let alice = user_with_key(&s, &root, "alice").await;
+    let alice = s.user_with_key(&root, "alice").await;
     s.call(&root, "CreateUser", &[("UserName", "bob")])
         .await
         .ok();
@@ -485,7 +472,7 @@ async fn a_key_disabled_on_one_node_is_refused_by_another_that_cached_it() {
     let a = Server::start().await;
     let b = a.second_node().await;
     let root = a.account("acme").await;
-    let alice = user_with_key(&a, &root, "alice").await;
+    let alice = a.user_with_key(&root, "alice").await;
     a.call(
         &root,
         "AttachPolicyToUser",

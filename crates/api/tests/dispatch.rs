@@ -132,18 +132,7 @@ async fn accounts_are_isolated() {
 async fn a_user_without_policies_is_denied_with_detail() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    s.call(&root, "CreateUser", &[("UserName", "alice")])
-        .await
-        .ok();
-    let key = s
-        .call(&root, "CreateAccessKey", &[("UserName", "alice")])
-        .await
-        .ok();
-    let alice = Client {
-        account_id: root.account_id.clone(),
-        key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
-        secret: key["AccessKey"]["AccessKeySecret"].as_str().unwrap().into(),
-    };
+    let alice = s.user_with_key(&root, "alice").await;
     let denied = s
         .call(&alice, "ListUsers", &[])
         .await

@@ -613,22 +613,31 @@ fn psql(sql: &str) -> bool {
         .unwrap_or(false)
 }
 
-#[test]
-fn database_outage_answers_503_and_service_resumes_without_restart() {
+/// A new, empty schema on the local PostgreSQL, or `None` (said on stderr) when it does not
+/// answer and is not required.
+fn fresh_postgres_schema(prefix: &str) -> Option<String> {
     if TcpStream::connect("127.0.0.1:5432").is_err() {
         assert_ne!(
             std::env::var("RAMPART_REQUIRE_POSTGRES").as_deref(),
             Ok("1"),
             "RAMPART_REQUIRE_POSTGRES=1 but PostgreSQL is not on 127.0.0.1:5432"
         );
-        eprintln!("SKIPPED: the outage test needs PostgreSQL on 127.0.0.1:5432");
-        return;
+        eprintln!("SKIPPED: {prefix} needs PostgreSQL on 127.0.0.1:5432");
+        return None;
     }
-    let schema = format!("rampart_outage_{}", std::process::id());
+    let schema = format!("{prefix}_{}", std::process::id());
     assert!(
         psql(&format!("CREATE SCHEMA {schema}")),
-        "psql CREATE SCHEMA"
+        "psql CREATE SCHEMA {schema}"
     );
+    Some(schema)
+}
+
+#[test]
+fn database_outage_answers_503_and_service_resumes_without_restart() {
+    let Some(schema) = fresh_postgres_schema("rampart_outage") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let proxy = DbProxy::start(0);
@@ -881,20 +890,9 @@ fn json_logs_are_one_object_per_line() {
 
 #[test]
 fn two_nodes_on_one_postgresql_database() {
-    if TcpStream::connect("127.0.0.1:5432").is_err() {
-        assert_ne!(
-            std::env::var("RAMPART_REQUIRE_POSTGRES").as_deref(),
-            Ok("1"),
-            "RAMPART_REQUIRE_POSTGRES=1 but PostgreSQL is not on 127.0.0.1:5432"
-        );
-        eprintln!("SKIPPED: the two-node test needs PostgreSQL on 127.0.0.1:5432");
+    let Some(schema) = fresh_postgres_schema("rampart_nodes") else {
         return;
-    }
-    let schema = format!("rampart_nodes_{}", std::process::id());
-    assert!(
-        psql(&format!("CREATE SCHEMA {schema}")),
-        "psql CREATE SCHEMA"
-    );
+    };
     let dir = tempfile::tempdir().unwrap();
     let node = |name: &str| {
         let mut cmd = serve(&dir.path().join(name));
