@@ -99,6 +99,9 @@ impl Principal {
 /// One authenticated, authorized call in progress.
 pub struct Call {
     pub state: Arc<State>,
+    /// The store handlers use: the server's, bound to this call's audit event so that the
+    /// first change it commits carries the event.
+    pub store: Arc<dyn rampart_store::Store>,
     pub product: &'static Product,
     pub action: &'static ActionSpec,
     pub request: ClassifiedRequest,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rampart_model::{Clock, MasterKey, RequestId};
-use rampart_store::Store;
+use rampart_store::{AuditSlot, Store};
 use rampart_wire::{
     negotiate_format, parse_request, render_error, render_success, ApiError, ErrorContext,
     ResponseFormat,
@@ -24,11 +24,26 @@ pub struct Api {
     state: Arc<State>,
 }
 
-/// What the request turned out to be, as far as it got: the labels of its metrics.
+/// What the request turned out to be, as far as it got: the labels of its metrics, and
+/// what its audit event needs.
 #[derive(Default)]
 struct Seen {
     product: Option<&'static str>,
     action: Option<&'static str>,
+    audit: Option<Audited>,
+}
+
+/// A call whose account is known: it gets an event.
+struct Audited {
+    product: &'static Product,
+    action: &'static str,
+    account_id: String,
+    principal: Principal,
+    access_key_id: String,
+    request_parameters: serde_json::Value,
+    resources: Vec<String>,
+    /// Set once the handler runs: carries the event into the call's first change.
+    slot: Option<Arc<AuditSlot>>,
 }
 
 /// Where an error is reported from: which product's host, if known yet.
@@ -48,6 +63,11 @@ impl Api {
         options: ApiOptions,
     ) -> Self {
         let authorizer = Authorizer::new(options.policy_cache_entries);
+        crate::audit::start_sealer(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            options.audit.clone(),
+        );
         let nonces = NonceBatcher::start(Arc::clone(&store), options.nonce_ttl);
         Self {
             state: Arc::new(State {
@@ -55,6 +75,7 @@ impl Api {
                 key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
                 saml_lock: Arc::new(std::sync::Mutex::new(())),
                 metrics: crate::metrics::Metrics::default(),
+                audit: crate::audit::AuditWriter::start(Arc::clone(&store)),
                 oidc: rampart_federation::oidc::OidcVerifier::default(),
                 tokens: crate::sts::token::TokenKeys::new(
                     Arc::clone(&master_key),
@@ -89,7 +110,25 @@ impl Api {
         let started = std::time::Instant::now();
         let mut seen = Seen::default();
         let mut headers = Vec::with_capacity(2);
-        let outcome = self.run(&request, &request_id, &mut seen).await;
+        let mut outcome = self.run(&request, &request_id, &mut seen).await;
+        if let Some(audited) = seen.audit.take() {
+            let product = audited.product;
+            if let Err(e) = self.record(&request, &request_id, audited, &outcome).await {
+                // Fail closed: a call the trail cannot show did not happen, as far as the
+                // caller knows (a change already committed carries its own event).
+                tracing::warn!(error = %e, "audit event not recorded");
+                let format = match &outcome {
+                    Ok((format, _, _)) => *format,
+                    Err(f) => f.format,
+                };
+                outcome = Err(Failure {
+                    error: crate::errors::store_error(e),
+                    product: Some(product),
+                    format,
+                    retry_after_ms: None,
+                });
+            }
+        }
         let code = outcome.as_ref().err().map(|f| f.error.code_cow());
         self.state
             .metrics
@@ -182,7 +221,20 @@ impl Api {
                 .take(key_id, now)
                 .map_err(|t| throttled(t, Some(product), format))?;
         }
-        let call = Call {
+        if let Some(account_id) = audit_account(&principal, &request) {
+            seen.audit = Some(Audited {
+                product,
+                action: action.name,
+                account_id,
+                principal: principal.clone(),
+                access_key_id: request.access_key_id().unwrap_or_default().to_owned(),
+                request_parameters: crate::audit::request_parameters(request.business_params()),
+                resources: Vec::new(),
+                slot: None,
+            });
+        }
+        let mut call = Call {
+            store: Arc::clone(&self.state.store),
             state: Arc::clone(&self.state),
             product,
             action,
@@ -207,6 +259,9 @@ impl Api {
         };
         if let (Some(permission), Some(resources)) = (permission, resources) {
             let resources = resources(&call).map_err(|e| fail(e, Some(product), format))?;
+            if let Some(audited) = seen.audit.as_mut() {
+                audited.resources.clone_from(&resources);
+            }
             let self_service = match preference {
                 Some(preference) => crate::ram::self_service(&call, &resources, preference)
                     .await
@@ -245,10 +300,124 @@ impl Api {
                 decided.map_err(|e| fail(e, Some(product), format))?;
             }
         }
+        if let Some(audited) = seen.audit.as_mut() {
+            // The success-shaped event, for the first change the handler commits.
+            let facts = audited.facts(request_id, now, http);
+            if let Ok(record) = crate::audit::record(&facts.facts(), None, None) {
+                let slot = Arc::new(AuditSlot::new(record));
+                call.store = self.state.store.audited(Arc::clone(&slot));
+                audited.slot = Some(slot);
+            }
+        }
         let body = (action.handler)(&call)
             .await
             .map_err(|e| fail(e, Some(product), format))?;
         Ok((format, action.name, body))
+    }
+}
+
+/// The trail a call's event goes to: the caller's account, or for federated sign-in the
+/// account of the role it asks for.
+fn audit_account(
+    principal: &Principal,
+    request: &rampart_wire::ClassifiedRequest,
+) -> Option<String> {
+    match principal.account_id() {
+        Some(account) => Some(account.to_string()),
+        None => request
+            .param("RoleArn")
+            .and_then(|arn| crate::sts::parse_role_arn(arn).ok())
+            .map(|arn| arn.account_id.to_string()),
+    }
+}
+
+/// [`crate::audit::CallFacts`] with its borrowed parts owned here.
+struct OwnedFacts<'a> {
+    audited: &'a Audited,
+    request_id: &'a str,
+    now: rampart_model::Timestamp,
+    source_ip: Option<std::net::IpAddr>,
+    user_agent: &'a str,
+    event_id: String,
+}
+
+impl OwnedFacts<'_> {
+    fn facts(&self) -> crate::audit::CallFacts<'_> {
+        crate::audit::CallFacts {
+            event_id: &self.event_id,
+            request_id: self.request_id,
+            account_id: &self.audited.account_id,
+            now: self.now,
+            product: self.audited.product,
+            action: self.audited.action,
+            principal: &self.audited.principal,
+            access_key_id: &self.audited.access_key_id,
+            source_ip: self.source_ip,
+            user_agent: self.user_agent,
+            request_parameters: &self.audited.request_parameters,
+            resources: &self.audited.resources,
+        }
+    }
+}
+
+impl Audited {
+    fn facts<'a>(
+        &'a self,
+        request_id: &'a str,
+        now: rampart_model::Timestamp,
+        http: &'a HttpRequest,
+    ) -> OwnedFacts<'a> {
+        OwnedFacts {
+            audited: self,
+            request_id,
+            now,
+            source_ip: http.source_ip,
+            user_agent: http.raw.header("user-agent").unwrap_or_default(),
+            event_id: request_id.to_owned(),
+        }
+    }
+}
+
+impl Api {
+    /// Writes the call's event unless its change already carried it. A call that failed
+    /// after a change committed gets a second event with the failure.
+    async fn record(
+        &self,
+        http: &HttpRequest,
+        request_id: &str,
+        audited: Audited,
+        outcome: &Result<(ResponseFormat, &'static str, crate::product::Body), Failure>,
+    ) -> Result<(), rampart_store::StoreError> {
+        let error = outcome.as_ref().err().map(|f| &f.error);
+        // Refused before authorization, to protect the server: not a call of the account's.
+        if error.is_some_and(|e| e.code().starts_with("Throttling")) {
+            return Ok(());
+        }
+        let recorded = audited.slot.as_ref().is_some_and(|s| s.recorded());
+        if recorded && error.is_none() {
+            return Ok(());
+        }
+        let now = self.state.clock.now();
+        let mut facts = audited.facts(request_id, now, http);
+        if recorded {
+            facts.event_id = RequestId::generate()
+                .map(|id| id.to_string())
+                .map_err(|e| rampart_store::StoreError::Internal(e.to_string()))?;
+        }
+        // Issued credentials are the point of an STS event: which key, for whom, until when.
+        let response = match outcome {
+            Ok((_, _, body)) if audited.product.name == "Sts" => Some(crate::audit::redact(
+                &serde_json::Value::Object(body.clone()),
+            )),
+            _ => None,
+        };
+        let record = crate::audit::record(
+            &facts.facts(),
+            error.map(|e| (e.code(), e.message())),
+            response,
+        )
+        .map_err(|e| rampart_store::StoreError::Internal(e.to_string()))?;
+        self.state.audit.append(record).await
     }
 }
 

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod call;
@@ -26,7 +27,9 @@ pub mod ram;
 pub mod state;
 pub mod sts;
 pub mod throttle;
+pub mod trail;
 
+pub use audit::AuditOptions;
 pub use call::{Call, Principal};
 pub use dispatch::Api;
 pub use http::{HttpRequest, HttpResponse};

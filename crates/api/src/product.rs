@@ -97,10 +97,11 @@ impl Product {
 
 /// Every product the server speaks.
 pub fn products() -> &'static [&'static Product] {
-    static PRODUCTS: [&Product; 4] = [
+    static PRODUCTS: [&Product; 5] = [
         &crate::ram::RAM,
         &crate::sts::STS,
         &crate::ims::IMS,
+        &crate::trail::ACTIONTRAIL,
         &crate::internal::INTERNAL,
     ];
     &PRODUCTS

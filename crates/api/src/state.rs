@@ -26,6 +26,8 @@ pub struct ApiOptions {
     pub sts: StsOptions,
     /// Requests per second per AccessKey and per source IP (unlimited by default).
     pub rate_limits: crate::throttle::RateLimits,
+    /// The audit trail.
+    pub audit: crate::audit::AuditOptions,
 }
 
 /// STS tunables.
@@ -71,6 +73,7 @@ impl Default for ApiOptions {
             policy_cache_entries: 10_000,
             sts: StsOptions::default(),
             rate_limits: crate::throttle::RateLimits::default(),
+            audit: crate::audit::AuditOptions::default(),
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct State {
     /// Serializes SAML verification (libxml2 / libxmlsec1 global state).
     pub saml_lock: Arc<std::sync::Mutex<()>>,
     pub metrics: crate::metrics::Metrics,
+    /// Appends the events of calls that changed nothing.
+    pub audit: crate::audit::AuditWriter,
     pub(crate) key_limiter: Option<crate::throttle::Limiter>,
     pub(crate) ip_limiter: Option<crate::throttle::Limiter>,
 }

@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audit;
 mod entity;
 mod federation;
 mod iam;
@@ -39,6 +40,10 @@ mod random;
 mod secret;
 mod time;
 
+pub use audit::{
+    chain_hash, seal as seal_chain, AuditBodyError, AuditRecord, ChainHead, ChainProblem,
+    ChainReport, ChainRow, ChainVerifier, GENESIS_HASH,
+};
 pub use entity::{AccessKey, AccessKeyStatus, Account, KeyOwner, NewAccessKey, StatusError, User};
 pub use federation::{
     AuthnSignAlgo, AuthnSignAlgoError, OidcProvider, ProviderArn, ProviderArnError, ProviderKind,

@@ -40,6 +40,9 @@ enum Command {
     Backup(serve::BackupArgs),
     /// Put a snapshot written by `rampart backup` in place of a data directory's database
     Restore(serve::RestoreArgs),
+    /// Verify, search and follow the audit trail
+    #[command(subcommand)]
+    Audit(serve::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +71,9 @@ fn main() -> ExitCode {
             Ok(()) => Ok(Status::Success),
             Err(e) => Err(CliError::Server(e.to_string())),
         },
+        Command::Audit(command) => {
+            serve::audit(&command, &mut out).map_err(|e| CliError::Server(e.to_string()))
+        }
         Command::Account(AccountCommand::Create(args)) => {
             match serve::account_create(&args, &mut out) {
                 Ok(()) => Ok(Status::Success),

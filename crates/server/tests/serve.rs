@@ -197,7 +197,7 @@ fn first_start_bootstraps_once_and_serves() {
 }
 
 #[test]
-fn preset_bootstrap_key_and_no_secret_in_logs_or_database() {
+fn no_secret_in_logs_metrics_audit_trail_or_database() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let preset_id = "LTAI5tPRESETPRESETPRESET";
@@ -260,10 +260,50 @@ fn preset_bootstrap_key_and_no_secret_in_logs_or_database() {
         0,
         "isolated"
     );
+    // A password and an MFA seed, as the console and CLI will create them.
+    let password = "Plain-Text-Password-42";
+    let (s, _) = signed_call(
+        &server.addr,
+        &key,
+        &secret,
+        "CreateLoginProfile",
+        &[("UserName", "user0"), ("Password", password)],
+    );
+    assert_eq!(s, 200);
+    secrets.push(password.to_owned());
+    let (s, body) = signed_call(
+        &server.addr,
+        &key,
+        &secret,
+        "CreateVirtualMFADevice",
+        &[("VirtualMFADeviceName", "m0")],
+    );
+    assert_eq!(s, 200);
+    secrets.push(
+        body["VirtualMFADevice"]["Base32StringSeed"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let (_, metrics) = http_get(&server.addr, "/metrics");
+    assert!(metrics.contains("rampart_requests_total"));
     let mut server = server;
     let _ = server.child.kill();
     let _ = server.child.wait();
     let log: Vec<String> = server.log.try_iter().collect();
+    let (code, trail) = audit(&data, &["search"]);
+    assert_eq!(code, 0);
+    assert!(trail.contains("CreateLoginProfile") && trail.contains("CreateVirtualMFADevice"));
+    for secret in &secrets {
+        assert!(
+            !trail.contains(secret.as_str()),
+            "a secret in the audit trail"
+        );
+        assert!(
+            !metrics.contains(secret.as_str()),
+            "a secret in the metrics"
+        );
+    }
 
     let files: Vec<PathBuf> = std::fs::read_dir(&data)
         .unwrap()
@@ -1052,7 +1092,32 @@ fn kill_9_during_writes_loses_no_acknowledged_change() {
             "acknowledged attachment of {name} lost: {body}"
         );
     }
+    // Every acknowledged change has its event, and the restarted server sealed what the
+    // kill left unsealed: the chain verifies.
+    std::thread::sleep(Duration::from_millis(800));
     drop(server);
+    let (code, report) = audit(&data, &["verify"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("OK: "), "{report}");
+    assert!(!report.contains("not yet sealed"), "{report}");
+    for (event, names) in [("CreateUser", &users), ("AttachPolicyToUser", &attached)] {
+        let (code, lines) = audit(&data, &["search", "--event-name", event]);
+        assert_eq!(code, 0);
+        let recorded: std::collections::HashSet<String> = lines
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e.get("errorCode").is_none())
+            .map(|e| {
+                e["requestParameters"]["UserName"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        for name in names.iter() {
+            assert!(recorded.contains(*name), "{event} of {name} has no event");
+        }
+    }
     // The file itself: intact, and no row points at a missing one.
     let check = Command::new("python3")
         .arg("-c")
@@ -1069,4 +1134,143 @@ fn kill_9_during_writes_loses_no_acknowledged_change() {
         "ok\n0\n",
         "{check:?}"
     );
+}
+
+/// `rampart audit ARGS --data-dir DATA`: exit code and stdout.
+fn audit(data: &Path, args: &[&str]) -> (i32, String) {
+    let out = rampart()
+        .arg("audit")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Runs a Python sqlite3 statement list on the stopped server's database.
+fn sqlite(data: &Path, script: &str) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\n{script}\nc.commit()"
+        ))
+        .arg(data.join("rampart.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn audit_verify_names_an_edited_deleted_or_reordered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(serve(&data));
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    for i in 0..6 {
+        let name = format!("u{i}");
+        let (status, _) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateUser",
+            &[("UserName", &name)],
+        );
+        assert_eq!(status, 200);
+    }
+    // Sealing runs every 200 ms.
+    std::thread::sleep(Duration::from_millis(800));
+    drop(server);
+
+    let (code, report) = audit(&data, &["verify"]);
+    assert_eq!((code, report.contains("OK: ")), (0, true), "{report}");
+    let (_, lines) = audit(&data, &["search", "--event-name", "CreateUser"]);
+    let ids: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["eventId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 6);
+    let (_, tail) = audit(&data, &["tail", "--last", "2", "--seconds", "0"]);
+    assert_eq!(tail.lines().count(), 2);
+
+    let save = |id: &str| {
+        sqlite(
+            &data,
+            &format!("print(c.execute(\"SELECT body FROM audit_events WHERE event_id = '{id}'\").fetchone()[0])"),
+        )
+    };
+    let set_body = |id: &str, body: &str| {
+        let quoted = serde_json::to_string(body).unwrap();
+        sqlite(
+            &data,
+            &format!("c.execute(\"UPDATE audit_events SET body = ? WHERE event_id = '{id}'\", ({quoted},))"),
+        );
+    };
+    let tampered = |expect: &[&str]| {
+        let (code, report) = audit(&data, &["verify"]);
+        assert_eq!(code, 1, "{report}");
+        assert!(report.contains("TAMPERED"), "{report}");
+        for needle in expect {
+            assert!(report.contains(needle), "{needle} not named: {report}");
+        }
+    };
+
+    // Edited: u2 renamed after the fact.
+    let original = save(&ids[2]);
+    set_body(&ids[2], &original.replace("\"u2\"", "\"u9\""));
+    tampered(&[&ids[2], "altered"]);
+    set_body(&ids[2], &original);
+    assert_eq!(audit(&data, &["verify"]).0, 0);
+
+    // Reordered: two events' texts swapped.
+    let (a, b) = (save(&ids[1]), save(&ids[4]));
+    set_body(&ids[1], &b);
+    set_body(&ids[4], &a);
+    tampered(&[&ids[1], &ids[4]]);
+    set_body(&ids[1], &a);
+    set_body(&ids[4], &b);
+    assert_eq!(audit(&data, &["verify"]).0, 0);
+
+    // Deleted: the event row, then the event with its link.
+    sqlite(
+        &data,
+        &format!(
+            "c.execute(\"DELETE FROM audit_events WHERE event_id = '{}'\")",
+            ids[3]
+        ),
+    );
+    tampered(&[&ids[3], "deleted"]);
+    sqlite(
+        &data,
+        &format!(
+            "c.execute(\"DELETE FROM audit_chain WHERE event_id = '{}'\")",
+            ids[3]
+        ),
+    );
+    tampered(&["deleted together with its link", &ids[4]]);
+    // The last event gone with its link: the head still counts it.
+    sqlite(
+        &data,
+        &format!(
+            "c.execute(\"DELETE FROM audit_chain WHERE event_id = '{}'\")",
+            ids[5]
+        ),
+    );
+    sqlite(
+        &data,
+        &format!(
+            "c.execute(\"DELETE FROM audit_events WHERE event_id = '{}'\")",
+            ids[5]
+        ),
+    );
+    tampered(&["the last ones were deleted"]);
 }

@@ -33,6 +33,7 @@
 mod error;
 mod page;
 mod repo;
+mod repo_audit;
 mod repo_federation;
 mod repo_iam;
 mod repo_people;
@@ -44,6 +45,7 @@ pub use repo::{
     AccessKeyRepo, AccountRepo, KeyCheck, KeyOwnerRef, NewAccount, NewUser, NonceRepo, NonceUse,
     Store, UserRepo, UserUpdate,
 };
+pub use repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
 pub use repo_federation::{
     FederationRepo, NewOidcProvider, NewSamlProvider, OidcProviderUpdate, SamlMetadata,
     SamlProviderUpdate,

@@ -226,6 +226,7 @@ pub trait Store:
     + MfaRepo
     + TagRepo
     + FederationRepo
+    + crate::repo_audit::AuditRepo
     + std::fmt::Debug
 {
 }
@@ -243,6 +244,7 @@ impl<T> Store for T where
         + MfaRepo
         + TagRepo
         + FederationRepo
+        + crate::repo_audit::AuditRepo
         + std::fmt::Debug
 {
 }

@@ -86,7 +86,6 @@ pub fn create(call: &Call) -> HandlerFuture<'_> {
                 .to_owned(),
         };
         let p = call
-            .state
             .store
             .create_oidc_provider(call.account()?, provider, call.now)
             .await
@@ -98,7 +97,6 @@ pub fn create(call: &Call) -> HandlerFuture<'_> {
 pub fn get(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let p = call
-            .state
             .store
             .get_oidc_provider(call.account()?, call.name(Field::OIDCProviderName)?)
             .await
@@ -111,7 +109,6 @@ pub fn list(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let page = super::page(call)?;
         let listing = call
-            .state
             .store
             .list_oidc_providers(call.account()?, &page)
             .await
@@ -134,7 +131,6 @@ pub fn update(call: &Call) -> HandlerFuture<'_> {
                 .map(str::to_owned),
         };
         let p = call
-            .state
             .store
             .update_oidc_provider(call.account()?, name, update, call.now)
             .await
@@ -145,8 +141,7 @@ pub fn update(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_oidc_provider(call.account()?, call.name(Field::OIDCProviderName)?)
             .await
             .map_err(store_error)?;
@@ -159,7 +154,6 @@ pub fn add_client_id(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::OIDCProviderName)?;
         let client_id = call.name(Field::ClientId)?;
         let p = call
-            .state
             .store
             .add_oidc_client_id(call.account()?, name, client_id, call.now)
             .await
@@ -173,7 +167,6 @@ pub fn remove_client_id(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::OIDCProviderName)?;
         let client_id = call.name(Field::ClientId)?;
         let p = call
-            .state
             .store
             .remove_oidc_client_id(call.account()?, name, client_id, call.now)
             .await
@@ -187,7 +180,6 @@ pub fn add_fingerprint(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::OIDCProviderName)?;
         let fingerprint = call.name(Field::Fingerprint)?.to_ascii_lowercase();
         let p = call
-            .state
             .store
             .add_oidc_fingerprint(call.account()?, name, &fingerprint, call.now)
             .await
@@ -201,7 +193,6 @@ pub fn remove_fingerprint(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::OIDCProviderName)?;
         let fingerprint = call.name(Field::Fingerprint)?.to_ascii_lowercase();
         let p = call
-            .state
             .store
             .remove_oidc_fingerprint(call.account()?, name, &fingerprint, call.now)
             .await

@@ -83,7 +83,6 @@ pub fn create(call: &Call) -> HandlerFuture<'_> {
             metadata_entity_id: meta.entity_id,
         };
         let p = call
-            .state
             .store
             .create_saml_provider(call.account()?, provider, call.now)
             .await
@@ -95,7 +94,6 @@ pub fn create(call: &Call) -> HandlerFuture<'_> {
 pub fn get(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let p = call
-            .state
             .store
             .get_saml_provider(call.account()?, call.name(Field::SAMLProviderName)?)
             .await
@@ -115,7 +113,6 @@ pub fn list(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let page = super::page(call)?;
         let listing = call
-            .state
             .store
             .list_saml_providers(call.account()?, &page)
             .await
@@ -145,7 +142,6 @@ pub fn update(call: &Call) -> HandlerFuture<'_> {
             ));
         }
         let p = call
-            .state
             .store
             .update_saml_provider(call.account()?, name, update, call.now)
             .await
@@ -156,8 +152,7 @@ pub fn update(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_saml_provider(call.account()?, call.name(Field::SAMLProviderName)?)
             .await
             .map_err(store_error)?;

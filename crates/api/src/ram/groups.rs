@@ -30,7 +30,6 @@ pub fn create_group(call: &Call) -> HandlerFuture<'_> {
                 .to_owned(),
         };
         let g = call
-            .state
             .store
             .create_group(call.account()?, group, call.now)
             .await
@@ -46,7 +45,6 @@ pub fn create_group(call: &Call) -> HandlerFuture<'_> {
 pub fn get_group(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let g = call
-            .state
             .store
             .get_group(call.account()?, call.name(Field::GroupName)?)
             .await
@@ -67,7 +65,6 @@ pub fn update_group(call: &Call) -> HandlerFuture<'_> {
                 .map(str::to_owned),
         };
         let g = call
-            .state
             .store
             .update_group(call.account()?, name, update, call.now)
             .await
@@ -78,8 +75,7 @@ pub fn update_group(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete_group(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_group(call.account()?, call.name(Field::GroupName)?)
             .await
             .map_err(store_error)?;
@@ -91,7 +87,6 @@ pub fn list_groups(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let page = page(call)?;
         let listing = call
-            .state
             .store
             .list_groups(call.account()?, &page)
             .await
@@ -105,8 +100,7 @@ pub fn list_groups(call: &Call) -> HandlerFuture<'_> {
 
 pub fn add_user_to_group(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .add_user_to_group(
                 call.account()?,
                 call.name(Field::GroupName)?,
@@ -121,8 +115,7 @@ pub fn add_user_to_group(call: &Call) -> HandlerFuture<'_> {
 
 pub fn remove_user_from_group(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .remove_user_from_group(
                 call.account()?,
                 call.name(Field::GroupName)?,
@@ -137,7 +130,6 @@ pub fn remove_user_from_group(call: &Call) -> HandlerFuture<'_> {
 pub fn list_groups_for_user(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let groups = call
-            .state
             .store
             .list_groups_for_user(call.account()?, call.name(Field::UserName)?)
             .await
@@ -161,7 +153,6 @@ pub fn list_users_for_group(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let page = page(call)?;
         let listing = call
-            .state
             .store
             .list_users_for_group(call.account()?, call.name(Field::GroupName)?, &page)
             .await

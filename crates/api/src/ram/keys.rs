@@ -41,7 +41,6 @@ pub fn create_access_key(call: &Call) -> HandlerFuture<'_> {
         let (new_key, secret) = NewAccessKey::generate(&call.state.master_key)
             .map_err(|_| ApiError::internal_error())?;
         let key = call
-            .state
             .store
             .create_access_key(owner(account_id, &user), new_key, call.now)
             .await
@@ -62,7 +61,6 @@ pub fn list_access_keys(call: &Call) -> HandlerFuture<'_> {
         let account_id = call.account()?;
         let user = target_user(call)?;
         let keys = call
-            .state
             .store
             .list_access_keys(owner(account_id, &user))
             .await
@@ -93,8 +91,7 @@ pub fn update_access_key(call: &Call) -> HandlerFuture<'_> {
                 400,
             )
         })?;
-        call.state
-            .store
+        call.store
             .set_access_key_status(owner(account_id, &user), &id, status)
             .await
             .map_err(store_error)?;
@@ -107,8 +104,7 @@ pub fn delete_access_key(call: &Call) -> HandlerFuture<'_> {
         let account_id = call.account()?;
         let user = target_user(call)?;
         let id = key_id(call)?;
-        call.state
-            .store
+        call.store
             .delete_access_key(owner(account_id, &user), &id)
             .await
             .map_err(store_error)?;
@@ -121,10 +117,9 @@ pub fn get_access_key_last_used(call: &Call) -> HandlerFuture<'_> {
         let account_id = call.account()?;
         let user = target_user(call)?;
         let id = key_id(call)?;
-        // The key must exist and be this owner's; last use is recorded with the audit
-        // trail (not yet), so none is reported.
+        // The key must exist and be this owner's; its last use is the latest event signed
+        // with it (this call's own event is written after it answers).
         let keys = call
-            .state
             .store
             .list_access_keys(owner(account_id, &user))
             .await
@@ -134,6 +129,16 @@ pub fn get_access_key_last_used(call: &Call) -> HandlerFuture<'_> {
                 rampart_store::Entity::AccessKey,
             )));
         }
-        Ok(body(json!({ "AccessKeyLastUsed": { "LastUsedDate": "" } })))
+        let last = call
+            .store
+            .access_key_last_used(id.as_str())
+            .await
+            .map_err(store_error)?;
+        let last = last
+            .map(date)
+            .unwrap_or_else(|| Value::String(String::new()));
+        Ok(body(
+            json!({ "AccessKeyLastUsed": { "LastUsedDate": last } }),
+        ))
     })
 }

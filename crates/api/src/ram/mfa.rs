@@ -73,8 +73,7 @@ pub fn create_virtual_mfa_device(call: &Call) -> HandlerFuture<'_> {
             .map_err(|_| ApiError::internal_error())?;
         let t = totp(seed, account.as_str(), name)?;
         let qr = t.get_qr_base64().map_err(|_| ApiError::internal_error())?;
-        call.state
-            .store
+        call.store
             .create_virtual_mfa_device(account, name, sealed, call.now)
             .await
             .map_err(store_error)?;
@@ -89,7 +88,6 @@ pub fn create_virtual_mfa_device(call: &Call) -> HandlerFuture<'_> {
 pub fn list_virtual_mfa_devices(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let devices = call
-            .state
             .store
             .list_virtual_mfa_devices(call.account()?)
             .await
@@ -121,8 +119,7 @@ pub fn list_virtual_mfa_devices(call: &Call) -> HandlerFuture<'_> {
 pub fn delete_virtual_mfa_device(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let name = device_name(call, call.required("SerialNumber")?)?;
-        call.state
-            .store
+        call.store
             .delete_virtual_mfa_device(call.account()?, name)
             .await
             .map_err(store_error)?;
@@ -168,7 +165,6 @@ pub fn bind_mfa_device(call: &Call) -> HandlerFuture<'_> {
         );
         let account = call.account()?;
         let device = call
-            .state
             .store
             .get_virtual_mfa_device(account, name)
             .await
@@ -187,8 +183,7 @@ pub fn bind_mfa_device(call: &Call) -> HandlerFuture<'_> {
                 403,
             ));
         }
-        call.state
-            .store
+        call.store
             .bind_mfa_device(account, user, name, call.now)
             .await
             .map_err(store_error)?;
@@ -199,7 +194,6 @@ pub fn bind_mfa_device(call: &Call) -> HandlerFuture<'_> {
 pub fn unbind_mfa_device(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let d = call
-            .state
             .store
             .unbind_mfa_device(call.account()?, call.name(Field::UserName)?)
             .await
@@ -213,7 +207,6 @@ pub fn unbind_mfa_device(call: &Call) -> HandlerFuture<'_> {
 pub fn get_user_mfa_info(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let d = call
-            .state
             .store
             .get_user_mfa_device(call.account()?, call.name(Field::UserName)?)
             .await

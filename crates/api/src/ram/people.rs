@@ -132,7 +132,6 @@ async fn load<T: for<'de> Deserialize<'de> + Default>(
     name: &str,
 ) -> Result<T, ApiError> {
     let stored = call
-        .state
         .store
         .get_setting(call.account()?, name)
         .await
@@ -144,8 +143,7 @@ async fn load<T: for<'de> Deserialize<'de> + Default>(
 
 async fn save<T: Serialize>(call: &Call, name: &str, value: &T) -> Result<(), ApiError> {
     let text = serde_json::to_string(value).map_err(|_| ApiError::internal_error())?;
-    call.state
-        .store
+    call.store
         .put_setting(call.account()?, name, &text)
         .await
         .map_err(store_error)
@@ -199,7 +197,6 @@ pub fn create_login_profile(call: &Call) -> HandlerFuture<'_> {
             mfa_bind_required: call.bool("MFABindRequired")?.unwrap_or(false),
         };
         let p = call
-            .state
             .store
             .create_login_profile(call.account()?, user, profile, call.now)
             .await
@@ -211,7 +208,6 @@ pub fn create_login_profile(call: &Call) -> HandlerFuture<'_> {
 pub fn get_login_profile(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let p = call
-            .state
             .store
             .get_login_profile(call.account()?, call.name(Field::UserName)?)
             .await
@@ -235,8 +231,7 @@ pub fn update_login_profile(call: &Call) -> HandlerFuture<'_> {
             password_reset_required: call.bool("PasswordResetRequired")?,
             mfa_bind_required: call.bool("MFABindRequired")?,
         };
-        call.state
-            .store
+        call.store
             .update_login_profile(call.account()?, user, update, call.now)
             .await
             .map_err(store_error)?;
@@ -246,8 +241,7 @@ pub fn update_login_profile(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete_login_profile(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_login_profile(call.account()?, call.name(Field::UserName)?)
             .await
             .map_err(store_error)?;
@@ -280,7 +274,6 @@ pub fn change_password(call: &Call) -> HandlerFuture<'_> {
         let new = call.required("NewPassword")?;
         let account = call.account()?;
         let profile = call
-            .state
             .store
             .get_login_profile(account, user_name)
             .await
@@ -298,8 +291,7 @@ pub fn change_password(call: &Call) -> HandlerFuture<'_> {
             password_reset_required: Some(false),
             mfa_bind_required: None,
         };
-        call.state
-            .store
+        call.store
             .update_login_profile(account, user_name, update, call.now)
             .await
             .map_err(store_error)?;
@@ -414,8 +406,7 @@ pub fn set_account_alias(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let alias = call.required("AccountAlias")?;
         check_field(Field::AccountAlias, "AccountAlias", alias)?;
-        call.state
-            .store
+        call.store
             .set_account_alias(call.account()?, alias)
             .await
             .map_err(store_error)?;
@@ -426,7 +417,6 @@ pub fn set_account_alias(call: &Call) -> HandlerFuture<'_> {
 pub fn get_account_alias(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let alias = call
-            .state
             .store
             .get_account_alias(call.account()?)
             .await
@@ -437,8 +427,7 @@ pub fn get_account_alias(call: &Call) -> HandlerFuture<'_> {
 
 pub fn clear_account_alias(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .clear_account_alias(call.account()?)
             .await
             .map_err(store_error)?;

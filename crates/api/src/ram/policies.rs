@@ -95,7 +95,6 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
             tags,
         };
         let (p, _) = call
-            .state
             .store
             .create_policy(call.account()?, new, call.now)
             .await
@@ -113,7 +112,6 @@ pub fn create_policy(call: &Call) -> HandlerFuture<'_> {
 pub fn get_policy(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let (p, v) = call
-            .state
             .store
             .get_policy(call.account()?, policy_ref(call)?)
             .await
@@ -137,7 +135,6 @@ pub fn list_policies(call: &Call) -> HandlerFuture<'_> {
         let page = page(call)?;
         let tag_filter = super::tags::tags(call)?.unwrap_or_default();
         let listing = call
-            .state
             .store
             .list_policies(call.account()?, filter, &page)
             .await
@@ -183,7 +180,6 @@ pub fn update_policy_description(call: &Call) -> HandlerFuture<'_> {
             .optional_name(Field::Description, "NewDescription")?
             .unwrap_or("");
         let p = call
-            .state
             .store
             .update_policy_description(call.account()?, name, description, call.now)
             .await
@@ -200,8 +196,7 @@ pub fn delete_policy(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let name = call.name(Field::PolicyName)?;
         let cascade = call.bool("CascadingDelete")?.unwrap_or(false);
-        call.state
-            .store
+        call.store
             .delete_policy(call.account()?, name, cascade)
             .await
             .map_err(store_error)?;
@@ -227,7 +222,6 @@ pub fn create_policy_version(call: &Call) -> HandlerFuture<'_> {
         };
         let set_as_default = call.bool("SetAsDefault")?.unwrap_or(false);
         let v = call
-            .state
             .store
             .create_policy_version(
                 call.account()?,
@@ -246,7 +240,6 @@ pub fn create_policy_version(call: &Call) -> HandlerFuture<'_> {
 pub fn get_policy_version(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let v = call
-            .state
             .store
             .get_policy_version(call.account()?, policy_ref(call)?, version_id(call)?)
             .await
@@ -258,7 +251,6 @@ pub fn get_policy_version(call: &Call) -> HandlerFuture<'_> {
 pub fn list_policy_versions(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let versions = call
-            .state
             .store
             .list_policy_versions(call.account()?, policy_ref(call)?)
             .await
@@ -272,8 +264,7 @@ pub fn list_policy_versions(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete_policy_version(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_policy_version(
                 call.account()?,
                 call.name(Field::PolicyName)?,
@@ -287,8 +278,7 @@ pub fn delete_policy_version(call: &Call) -> HandlerFuture<'_> {
 
 pub fn set_default_policy_version(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .set_default_policy_version(
                 call.account()?,
                 call.name(Field::PolicyName)?,
@@ -343,8 +333,7 @@ pub fn attachment_resources(call: &Call, kind: Kind) -> Result<Vec<String>, ApiE
 
 pub fn attach(call: &Call, kind: Kind) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .attach_policy(
                 call.account()?,
                 kind.principal(call)?,
@@ -360,8 +349,7 @@ pub fn attach(call: &Call, kind: Kind) -> HandlerFuture<'_> {
 
 pub fn detach(call: &Call, kind: Kind) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .detach_policy(
                 call.account()?,
                 kind.principal(call)?,
@@ -391,7 +379,6 @@ fn attached_json(a: &AttachedPolicy) -> Value {
 pub fn list_policies_for(call: &Call, kind: Kind) -> HandlerFuture<'_> {
     Box::pin(async move {
         let attached = call
-            .state
             .store
             .list_policies_for(call.account()?, kind.principal(call)?)
             .await
@@ -404,7 +391,6 @@ pub fn list_policies_for(call: &Call, kind: Kind) -> HandlerFuture<'_> {
 pub fn list_entities_for_policy(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let e = call
-            .state
             .store
             .list_entities_for_policy(call.account()?, policy_ref(call)?)
             .await

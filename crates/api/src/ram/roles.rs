@@ -53,7 +53,6 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
             tags,
         };
         let r = call
-            .state
             .store
             .create_role(call.account()?, role, call.now)
             .await
@@ -69,7 +68,6 @@ pub fn create_role(call: &Call) -> HandlerFuture<'_> {
 pub fn get_role(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let r = call
-            .state
             .store
             .get_role(call.account()?, call.name(Field::RoleName)?)
             .await
@@ -105,7 +103,6 @@ pub fn update_role(call: &Call) -> HandlerFuture<'_> {
             new_allow_console_login: call.bool("NewAllowConsoleLogin")?,
         };
         let r = call
-            .state
             .store
             .update_role(call.account()?, role_name, update, call.now)
             .await
@@ -116,8 +113,7 @@ pub fn update_role(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete_role(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_role(call.account()?, call.name(Field::RoleName)?)
             .await
             .map_err(store_error)?;
@@ -130,7 +126,6 @@ pub fn list_roles(call: &Call) -> HandlerFuture<'_> {
         let page = page(call)?;
         let filter = super::tags::tags(call)?.unwrap_or_default();
         let listing = call
-            .state
             .store
             .list_roles(call.account()?, &page)
             .await

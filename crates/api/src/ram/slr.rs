@@ -83,7 +83,6 @@ pub fn create_service_linked_role(call: &Call) -> HandlerFuture<'_> {
             tags: Vec::new(),
         };
         let r = call
-            .state
             .store
             .create_role(call.account()?, role, call.now)
             .await
@@ -102,7 +101,6 @@ pub fn delete_service_linked_role(call: &Call) -> HandlerFuture<'_> {
         let name = call.name(Field::RoleName)?;
         let account = call.account()?;
         let role = call
-            .state
             .store
             .get_role(account, name)
             .await
@@ -114,8 +112,7 @@ pub fn delete_service_linked_role(call: &Call) -> HandlerFuture<'_> {
                 400,
             ));
         }
-        call.state
-            .store
+        call.store
             .delete_role(account, name)
             .await
             .map_err(store_error)?;

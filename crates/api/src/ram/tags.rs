@@ -85,12 +85,11 @@ async fn check_exist(call: &Call, kind: &str, names: &[String]) -> Result<(), Ap
         let found = match kind {
             "role" => {
                 check_field(Field::RoleName, "ResourceNames", name)?;
-                call.state.store.get_role(account, name).await.map(|_| ())
+                call.store.get_role(account, name).await.map(|_| ())
             }
             _ => {
                 check_field(Field::PolicyName, "ResourceNames", name)?;
-                call.state
-                    .store
+                call.store
                     .get_policy(
                         account,
                         PolicyRef {
@@ -124,8 +123,7 @@ pub fn tag_resources(call: &Call) -> HandlerFuture<'_> {
             return Err(ApiError::missing_parameter("Tag"));
         }
         check_exist(call, kind, &names).await?;
-        call.state
-            .store
+        call.store
             .tag_resources(call.account()?, kind, &names, &tags)
             .await
             .map_err(store_error)?;
@@ -149,8 +147,7 @@ pub fn untag_resources(call: &Call) -> HandlerFuture<'_> {
             (false, _) => return Err(ApiError::missing_parameter("TagKeys")),
         };
         check_exist(call, kind, &names).await?;
-        call.state
-            .store
+        call.store
             .untag_resources(call.account()?, kind, &names, keys.as_deref())
             .await
             .map_err(store_error)?;
@@ -173,7 +170,6 @@ pub fn list_tag_resources(call: &Call) -> HandlerFuture<'_> {
             None => None,
         };
         let listing = call
-            .state
             .store
             .list_tag_resources(
                 call.account()?,
@@ -206,8 +202,7 @@ pub async fn tags_of(
     kind: &str,
     names: &[String],
 ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, ApiError> {
-    call.state
-        .store
+    call.store
         .tags_for_names(call.account()?, kind, names)
         .await
         .map_err(store_error)

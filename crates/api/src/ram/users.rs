@@ -21,7 +21,6 @@ pub fn create_user(call: &Call) -> HandlerFuture<'_> {
             comments: opt(Field::Comments, "Comments")?,
         };
         let user = call
-            .state
             .store
             .create_user(call.account()?, user, call.now)
             .await
@@ -38,7 +37,6 @@ pub fn create_user(call: &Call) -> HandlerFuture<'_> {
 pub fn get_user(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let user = call
-            .state
             .store
             .get_user(call.account()?, call.name(Field::UserName)?)
             .await
@@ -59,7 +57,6 @@ pub fn update_user(call: &Call) -> HandlerFuture<'_> {
             new_comments: own(Field::Comments, "NewComments")?,
         };
         let user = call
-            .state
             .store
             .update_user(call.account()?, user_name, update, call.now)
             .await
@@ -70,8 +67,7 @@ pub fn update_user(call: &Call) -> HandlerFuture<'_> {
 
 pub fn delete_user(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        call.state
-            .store
+        call.store
             .delete_user(call.account()?, call.name(Field::UserName)?)
             .await
             .map_err(store_error)?;
@@ -83,7 +79,6 @@ pub fn list_users(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let page = page(call)?;
         let listing = call
-            .state
             .store
             .list_users(call.account()?, &page)
             .await

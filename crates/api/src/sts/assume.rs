@@ -142,12 +142,7 @@ pub fn session_policy(call: &Call) -> Result<Option<String>, ApiError> {
 
 /// Loads the role an ARN names, in whichever account it lives.
 pub async fn load_role(call: &Call, arn: &RoleArn, code: &'static str) -> Result<Role, ApiError> {
-    match call
-        .state
-        .store
-        .get_role(&arn.account_id, &arn.role_name)
-        .await
-    {
+    match call.store.get_role(&arn.account_id, &arn.role_name).await {
         Ok(role) => Ok(role),
         Err(StoreError::NotFound(_)) => Err(ApiError::new(
             code,

@@ -110,7 +110,6 @@ pub fn assume_role_with_saml(call: &Call) -> HandlerFuture<'_> {
         let policy = session_policy(call)?;
 
         let provider = match call
-            .state
             .store
             .get_saml_provider(&provider_arn.account_id, &provider_arn.name)
             .await
@@ -192,7 +191,6 @@ pub fn assume_role_with_saml(call: &Call) -> HandlerFuture<'_> {
         );
         let replay_key = format!("saml-assertion:{wanted_provider}");
         let used = call
-            .state
             .store
             .use_nonce(&replay_key, &verified.assertion_id, call.now, ttl)
             .await
@@ -271,7 +269,6 @@ pub fn assume_role_with_oidc(call: &Call) -> HandlerFuture<'_> {
         let policy = session_policy(call)?;
 
         let provider = match call
-            .state
             .store
             .get_oidc_provider(&provider_arn.account_id, &provider_arn.name)
             .await

@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// Log lines as `text` or `json` (one object per line) [default: text]
     #[arg(long, env = "RAMPART_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Days audit events are kept; 0 keeps them forever [default: 90, as ActionTrail]
+    #[arg(long, env = "RAMPART_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u64).range(0..=36500))]
+    pub audit_retention_days: Option<u64>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -90,6 +93,7 @@ struct FileConfig {
     rate_limit_per_ip: Option<String>,
     client_timeout: Option<u64>,
     log_format: Option<LogFormat>,
+    audit_retention_days: Option<u64>,
 }
 
 fn parse_rate(text: &str) -> Result<Rate, String> {
@@ -125,6 +129,8 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub client_timeout: std::time::Duration,
     pub log_format: LogFormat,
+    /// `None`: audit events are kept forever.
+    pub audit_retention: Option<std::time::Duration>,
 }
 
 /// How log lines are written.
@@ -216,6 +222,14 @@ impl Settings {
                     .clamp(1, 3600),
             ),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            audit_retention: match args
+                .audit_retention_days
+                .or(file.audit_retention_days)
+                .unwrap_or(90)
+            {
+                0 => None,
+                days => Some(std::time::Duration::from_secs(days.min(36_500) * 86_400)),
+            },
         })
     }
 

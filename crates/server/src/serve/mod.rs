@@ -1,5 +1,6 @@
 //! `rampart serve`, `rampart account create`, `rampart backup` and `rampart restore`.
 
+mod audit_cli;
 mod backup;
 mod bootstrap;
 mod config;
@@ -13,6 +14,7 @@ use rampart_model::{Clock, SystemClock};
 use rampart_store::Store;
 use tokio::net::TcpListener;
 
+pub use audit_cli::{run as audit, AuditCommand};
 pub use backup::{backup, restore, BackupArgs, RestoreArgs};
 pub use config::{ServeArgs, StoreArgs};
 
@@ -46,6 +48,10 @@ pub enum ServeError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Backup(#[from] backup::BackupError),
+    #[error("{0}")]
+    Store(#[from] rampart_store::StoreError),
+    #[error("cannot write output: {0}")]
+    Output(String),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
@@ -166,6 +172,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), ServeError> {
             options.sts.saml_audiences = a.clone();
         }
         options.rate_limits = settings.rate_limits;
+        options.audit.retention = settings.audit_retention;
         let api = Api::new(store, Arc::new(master), clock, options);
         let scheme = if tls.is_some() { "https" } else { "http" };
         // The address ends the line: scripts (and the tests) read it from there.

@@ -50,6 +50,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "federation",
         include_str!("../../migrations/sqlite/0005_federation.sql"),
     ),
+    (
+        6,
+        "audit",
+        include_str!("../../migrations/sqlite/0006_audit.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -77,6 +82,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         5,
         "federation",
         include_str!("../../migrations/postgres/0005_federation.sql"),
+    ),
+    (
+        6,
+        "audit",
+        include_str!("../../migrations/postgres/0006_audit.sql"),
     ),
 ];
 

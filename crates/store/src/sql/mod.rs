@@ -7,6 +7,7 @@
 
 mod access_keys;
 mod accounts;
+mod audit;
 mod engine;
 mod errors;
 mod federation;
@@ -141,10 +142,19 @@ pub struct SqlStore {
     /// ceiling. `None` on PostgreSQL, whose row locks queue writers themselves and whose
     /// transactions run concurrently.
     writer: Option<group::GroupWriter>,
+    /// Set on the per-call clones [`crate::AuditRepo::audited`] makes.
+    audit: Option<Arc<crate::repo_audit::AuditSlot>>,
 }
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls it back.
-pub(crate) enum WriteTx {
+pub(crate) struct WriteTx {
+    inner: TxInner,
+    /// The event of the call this transaction serves, written at commit if no earlier
+    /// transaction of the call carried it.
+    audit: Option<Arc<crate::repo_audit::AuditSlot>>,
+}
+
+enum TxInner {
     /// PostgreSQL: a transaction of its own on a pooled connection.
     Own(Transaction<'static, Any>),
     /// SQLite: a member of the group transaction.
@@ -153,29 +163,41 @@ pub(crate) enum WriteTx {
 
 impl WriteTx {
     /// Returns once the change is durable: on SQLite, once the group holding it committed.
-    pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            WriteTx::Own(tx) => Ok(tx.commit().await?),
-            WriteTx::Grouped(member) => member.commit().await,
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        let slot = self.audit.take();
+        let record = slot.as_ref().and_then(|s| s.take());
+        if let (Some(slot), Some(record)) = (&slot, &record) {
+            if let Err(e) = audit::insert_events(&mut self, std::slice::from_ref(record)).await {
+                slot.settle(record.clone(), false);
+                return Err(e);
+            }
         }
+        let outcome = match self.inner {
+            TxInner::Own(tx) => tx.commit().await.map_err(StoreError::from),
+            TxInner::Grouped(member) => member.commit().await,
+        };
+        if let (Some(slot), Some(record)) = (slot, record) {
+            slot.settle(record, outcome.is_ok());
+        }
+        outcome
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        match self {
-            WriteTx::Own(tx) => tx,
-            WriteTx::Grouped(member) => member.conn_ref(),
+        match &self.inner {
+            TxInner::Own(tx) => tx,
+            TxInner::Grouped(member) => member.conn_ref(),
         }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        match self {
-            WriteTx::Own(tx) => tx,
-            WriteTx::Grouped(member) => member.conn(),
+        match &mut self.inner {
+            TxInner::Own(tx) => tx,
+            TxInner::Grouped(member) => member.conn(),
         }
     }
 }
@@ -262,6 +284,7 @@ impl SqlStore {
             quotas: options.quotas,
             last_nonce_purge: Arc::new(AtomicI64::new(0)),
             writer,
+            audit: None,
         })
     }
 
@@ -342,12 +365,14 @@ impl SqlStore {
     /// Starts a transaction that may write (see [`Engine::begin_write`]). Dropping it
     /// without commit rolls back, so an early `?` never leaves half a change.
     async fn begin(&self) -> Result<WriteTx, StoreError> {
-        match &self.writer {
-            Some(writer) => Ok(WriteTx::Grouped(writer.begin().await?)),
-            None => Ok(WriteTx::Own(
-                self.pool.begin_with(self.engine.begin_write()).await?,
-            )),
-        }
+        let inner = match &self.writer {
+            Some(writer) => TxInner::Grouped(writer.begin().await?),
+            None => TxInner::Own(self.pool.begin_with(self.engine.begin_write()).await?),
+        };
+        Ok(WriteTx {
+            inner,
+            audit: self.audit.clone(),
+        })
     }
 }
 

@@ -1,0 +1,532 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rampart_model::{seal_chain, AuditRecord, ChainHead, ChainRow, Timestamp, GENESIS_HASH};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{rows, SqlStore, WriteTx};
+use crate::error::StoreError;
+use crate::repo::Store;
+use crate::repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
+
+/// Rows per multi-row INSERT: 12 parameters each stays far below either engine's limit.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `(…), (…)` with `width` placeholders per row, numbered from 1.
+fn values(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes events, unsealed, in the caller's transaction.
+pub(crate) async fn insert_events(
+    tx: &mut WriteTx,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
+             service_name, user_name, access_key_id, source_ip, error_code, body) VALUES {}",
+            values(chunk.len(), 11)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.event_id.as_str())
+                .bind(r.account_id.as_str())
+                .bind(r.event_time.unix_millis())
+                .bind(r.event_name.as_str())
+                .bind(r.event_rw.as_str())
+                .bind(r.service_name.as_str())
+                .bind(r.user_name.as_str())
+                .bind(r.access_key_id.as_str())
+                .bind(r.source_ip.as_str())
+                .bind(r.error_code.as_str())
+                .bind(r.body.as_str());
+        }
+        q.execute(&mut **tx).await?;
+
+        let sql = format!(
+            "INSERT INTO audit_unsealed (event_id) VALUES {}",
+            values(chunk.len(), 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(r.event_id.as_str());
+        }
+        q.execute(&mut **tx).await?;
+
+        let resources: Vec<(&AuditRecord, &(String, String))> = chunk
+            .iter()
+            .flat_map(|r| {
+                let mut seen = r.resources.iter().collect::<Vec<_>>();
+                seen.sort();
+                seen.dedup();
+                seen.into_iter().map(move |res| (r, res))
+            })
+            .collect();
+        for part in resources.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO audit_resources (event_id, account_id, resource_type, resource_name) \
+                 VALUES {}",
+                values(part.len(), 4)
+            );
+            let mut q = sqlx::query(&sql);
+            for (r, (kind, name)) in part {
+                q = q
+                    .bind(r.event_id.as_str())
+                    .bind(r.account_id.as_str())
+                    .bind(kind.as_str())
+                    .bind(name.as_str());
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.event_id, e.account_id, e.event_time, e.event_name, \
+     e.event_rw, e.service_name, e.user_name, e.access_key_id, e.source_ip, e.error_code, e.body";
+
+/// An event row selected with [`EVENT_COLUMNS`]; its resources are read from the body,
+/// which verification checks against the resource rows' source.
+fn record(row: &AnyRow) -> Result<(i64, AuditRecord), StoreError> {
+    let body: String = row.try_get("body")?;
+    let resources = serde_resources(&body);
+    Ok((
+        row.try_get("id")?,
+        AuditRecord {
+            event_id: row.try_get("event_id")?,
+            account_id: row.try_get("account_id")?,
+            event_time: rows::time(row.try_get("event_time")?)?,
+            event_name: row.try_get("event_name")?,
+            event_rw: row.try_get("event_rw")?,
+            service_name: row.try_get("service_name")?,
+            user_name: row.try_get("user_name")?,
+            access_key_id: row.try_get("access_key_id")?,
+            source_ip: row.try_get("source_ip")?,
+            error_code: row.try_get("error_code")?,
+            resources,
+            body,
+        },
+    ))
+}
+
+/// The `(type, name)` pairs of a body's `referencedResources`, sorted; none if it does not
+/// parse (verification then reports the event).
+fn serde_resources(body: &str) -> Vec<(String, String)> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(map) = value
+        .get("referencedResources")
+        .and_then(serde_json::Value::as_object)
+    {
+        for (kind, names) in map {
+            for name in names.as_array().into_iter().flatten() {
+                out.push((kind.clone(), name.as_str().unwrap_or_default().to_owned()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn head(row: &AnyRow) -> Result<ChainHead, StoreError> {
+    Ok(ChainHead {
+        account_id: row.try_get("account_id")?,
+        base_seq: row.try_get("base_seq")?,
+        base_hash: row.try_get("base_hash")?,
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+#[async_trait]
+impl AuditRepo for SqlStore {
+    fn audited(&self, slot: Arc<AuditSlot>) -> Arc<dyn Store> {
+        let mut store = self.clone();
+        store.audit = Some(slot);
+        Arc::new(store)
+    }
+
+    async fn append_audit_events(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        // Not the call's own slot: these are other calls' events.
+        tx.audit = None;
+        insert_events(&mut tx, records).await?;
+        tx.commit().await
+    }
+
+    async fn seal_audit_events(&self, max: u32) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.audit = None;
+        // Sealers on other nodes wait here until this one commits, then see its work.
+        sqlx::query("UPDATE audit_sealer SET runs = runs + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let pending = sqlx::query(
+            "SELECT e.id, e.event_id, e.account_id, e.event_time, e.body FROM audit_unsealed u \
+             JOIN audit_events e ON e.event_id = u.event_id ORDER BY e.id LIMIT $1",
+        )
+        .bind(i64::from(max.max(1)))
+        .fetch_all(&mut *tx)
+        .await?;
+        if pending.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        // Per account, in insertion order.
+        let mut by_account: BTreeMap<String, Vec<(String, i64, String)>> = BTreeMap::new();
+        for row in &pending {
+            let account: String = row.try_get("account_id")?;
+            by_account.entry(account).or_default().push((
+                row.try_get("event_id")?,
+                row.try_get("event_time")?,
+                row.try_get("body")?,
+            ));
+        }
+        let mut links: Vec<(String, i64, String, i64, String, String)> = Vec::new();
+        for (account, events) in &by_account {
+            let current = sqlx::query(
+                "SELECT account_id, base_seq, base_hash, seq, hash FROM audit_heads \
+                 WHERE account_id = $1",
+            )
+            .bind(account.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let current = match current {
+                Some(row) => head(&row)?,
+                None => ChainHead {
+                    account_id: account.clone(),
+                    base_seq: 0,
+                    base_hash: GENESIS_HASH.to_owned(),
+                    seq: 0,
+                    hash: GENESIS_HASH.to_owned(),
+                },
+            };
+            let (new_links, new_head) = seal_chain(
+                &current,
+                events
+                    .iter()
+                    .map(|(id, _, body)| (id.as_str(), body.as_str())),
+            );
+            for ((seq, event_id, prev, hash), (_, time, _)) in new_links.into_iter().zip(events) {
+                links.push((account.clone(), seq, event_id, *time, prev, hash));
+            }
+            sqlx::query(
+                "INSERT INTO audit_heads (account_id, base_seq, base_hash, seq, hash) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) \
+                 DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            )
+            .bind(account.as_str())
+            .bind(new_head.base_seq)
+            .bind(new_head.base_hash.as_str())
+            .bind(new_head.seq)
+            .bind(new_head.hash.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for part in links.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO audit_chain (account_id, seq, event_id, event_time, prev_hash, hash) \
+                 VALUES {}",
+                values(part.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for (account, seq, event_id, time, prev, hash) in part {
+                q = q
+                    .bind(account.as_str())
+                    .bind(*seq)
+                    .bind(event_id.as_str())
+                    .bind(*time)
+                    .bind(prev.as_str())
+                    .bind(hash.as_str());
+            }
+            q.execute(&mut *tx).await?;
+            let sql = format!(
+                "DELETE FROM audit_unsealed WHERE event_id IN ({})",
+                (1..=part.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (_, _, event_id, _, _, _) in part {
+                q = q.bind(event_id.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(pending.len() as u64)
+    }
+
+    async fn search_audit_events(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEventRow>, StoreError> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut numbers: Vec<i64> = Vec::new();
+        // Text parameters first ($1…), then numbers: the two kinds bind differently.
+        let mut text = |column: &str, value: &Option<String>, conditions: &mut Vec<String>| {
+            if let Some(v) = value {
+                texts.push(v.clone());
+                conditions.push(format!("{column} = $T{}", texts.len()));
+            }
+        };
+        text("e.account_id", &query.account_id, &mut conditions);
+        text("e.event_id", &query.event_id, &mut conditions);
+        text("e.event_name", &query.event_name, &mut conditions);
+        text("e.event_rw", &query.event_rw, &mut conditions);
+        text("e.service_name", &query.service_name, &mut conditions);
+        text("e.user_name", &query.user_name, &mut conditions);
+        text("e.access_key_id", &query.access_key_id, &mut conditions);
+        text("e.source_ip", &query.source_ip, &mut conditions);
+        if query.resource_type.is_some() || query.resource_name.is_some() {
+            let mut sub = vec!["r.event_id = e.event_id".to_owned()];
+            text("r.resource_type", &query.resource_type, &mut sub);
+            text("r.resource_name", &query.resource_name, &mut sub);
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM audit_resources r WHERE {})",
+                sub.join(" AND ")
+            ));
+        }
+        if let Some(start) = query.start {
+            numbers.push(start.unix_millis());
+            conditions.push(format!("e.event_time >= $N{}", numbers.len()));
+        }
+        if let Some(end) = query.end {
+            numbers.push(end.unix_millis());
+            conditions.push(format!("e.event_time <= $N{}", numbers.len()));
+        }
+        let (cmp, order) = if query.oldest_first {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
+        if let Some(after) = query.after {
+            numbers.push(after.event_time_millis);
+            let t = numbers.len();
+            numbers.push(after.pk);
+            let p = numbers.len();
+            conditions.push(format!(
+                "(e.event_time {cmp} $N{t} OR (e.event_time = $N{t} AND e.id {cmp} $N{p}))"
+            ));
+        }
+        numbers.push(i64::from(query.limit.clamp(1, 1000)));
+        let limit = numbers.len();
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let mut sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events e {where_clause} \
+             ORDER BY e.event_time {order}, e.id {order} LIMIT $N{limit}"
+        );
+        // Number the placeholders: texts, then numbers. Replace longest names first so
+        // `$T1` does not eat the start of `$T10`.
+        let t_count = texts.len();
+        for i in (1..=numbers.len()).rev() {
+            sql = sql.replace(&format!("$N{i}"), &format!("${}", t_count + i));
+        }
+        for i in (1..=t_count).rev() {
+            sql = sql.replace(&format!("$T{i}"), &format!("${i}"));
+        }
+        let mut q = sqlx::query(&sql);
+        for t in &texts {
+            q = q.bind(t.as_str());
+        }
+        for n in &numbers {
+            q = q.bind(*n);
+        }
+        let found = q.fetch_all(&self.pool).await?;
+        found
+            .iter()
+            .map(|row| {
+                let (pk, record) = record(row)?;
+                Ok(AuditEventRow {
+                    cursor: AuditCursor {
+                        event_time_millis: record.event_time.unix_millis(),
+                        pk,
+                    },
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<ChainHead>, StoreError> {
+        let found = sqlx::query(
+            "SELECT account_id, base_seq, base_hash, seq, hash FROM audit_heads ORDER BY account_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(head).collect()
+    }
+
+    async fn audit_chain(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChainRow>, StoreError> {
+        let found = sqlx::query(&format!(
+            "SELECT c.seq, c.event_id AS link_event_id, c.prev_hash, c.hash, \
+             {EVENT_COLUMNS} FROM audit_chain c \
+             LEFT JOIN audit_events e ON e.event_id = c.event_id \
+             WHERE c.account_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3"
+        ))
+        .bind(account_id)
+        .bind(after_seq)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .iter()
+            .map(|row| {
+                let present = row.try_get::<Option<String>, _>("event_id")?.is_some();
+                Ok(ChainRow {
+                    seq: row.try_get("seq")?,
+                    event_id: row.try_get("link_event_id")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                    event: if present { Some(record(row)?.1) } else { None },
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_accounts(&self) -> Result<Vec<String>, StoreError> {
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT account_id FROM audit_heads UNION SELECT account_id FROM audit_events \
+             ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found)
+    }
+
+    async fn audit_unchained(&self, account_id: &str) -> Result<(Vec<String>, u64), StoreError> {
+        let unchained: Vec<String> = sqlx::query_scalar(
+            "SELECT e.event_id FROM audit_events e WHERE e.account_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.event_id) \
+             AND NOT EXISTS (SELECT 1 FROM audit_unsealed u WHERE u.event_id = e.event_id) \
+             ORDER BY e.id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_unsealed u JOIN audit_events e ON e.event_id = u.event_id \
+             WHERE e.account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((unchained, u64::try_from(waiting).unwrap_or(0)))
+    }
+
+    async fn purge_audit_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.audit = None;
+        sqlx::query("UPDATE audit_sealer SET runs = runs + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let cutoff = before.unix_millis();
+        // Per account, the longest run of links from the start that are all older than the
+        // cutoff: it goes, and its last link becomes the base verification starts from. The
+        // run stops at the first newer link, since an event sealed late (after a crash, say)
+        // can be older than links before it, and cutting past a newer event would lose it.
+        let old = sqlx::query(
+            "SELECT account_id, MAX(seq) AS seq FROM audit_chain WHERE event_time < $1 \
+             GROUP BY account_id ORDER BY account_id",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        let new = sqlx::query(
+            "SELECT account_id, MIN(seq) AS seq FROM audit_chain WHERE event_time >= $1 \
+             GROUP BY account_id",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut first_new: BTreeMap<String, i64> = BTreeMap::new();
+        for row in &new {
+            first_new.insert(row.try_get("account_id")?, row.try_get("seq")?);
+        }
+        let mut cuts: Vec<(String, i64)> = Vec::new();
+        for row in &old {
+            let account: String = row.try_get("account_id")?;
+            let last_old: i64 = row.try_get("seq")?;
+            let cut = match first_new.get(&account) {
+                Some(first) => last_old.min(first - 1),
+                None => last_old,
+            };
+            cuts.push((account, cut));
+        }
+        let mut purged = 0u64;
+        for (account, seq) in cuts {
+            let base_hash: Option<String> = sqlx::query_scalar(
+                "SELECT hash FROM audit_chain WHERE account_id = $1 AND seq = $2",
+            )
+            .bind(account.as_str())
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+            // None: the run is empty (the account's first remaining link is new).
+            let Some(base_hash) = base_hash else { continue };
+            for table in ["audit_resources", "audit_events"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM audit_chain \
+                     WHERE account_id = $1 AND seq <= $2)"
+                ))
+                .bind(account.as_str())
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            purged += sqlx::query("DELETE FROM audit_chain WHERE account_id = $1 AND seq <= $2")
+                .bind(account.as_str())
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(
+                "UPDATE audit_heads SET base_seq = $2, base_hash = $3 WHERE account_id = $1",
+            )
+            .bind(account.as_str())
+            .bind(seq)
+            .bind(base_hash.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    async fn access_key_last_used(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(event_time) FROM audit_events WHERE access_key_id = $1")
+                .bind(access_key_id)
+                .fetch_one(&self.pool)
+                .await?;
+        last.map(rows::time).transpose()
+    }
+}

@@ -1,0 +1,427 @@
+//! The storage conformance suite for the audit trail: every case on SQLite and on
+//! PostgreSQL.
+//!
+//! `cargo test -p rampart-store --test conformance_audit`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_model::{
+    AccountId, AuditRecord, ChainProblem, ChainReport, ChainVerifier, MasterKey, NewAccessKey,
+    Timestamp,
+};
+use rampart_store::{
+    AuditQuery, AuditRepo, AuditSlot, NewAccount, NewUser, Store, StoreError, UserRepo,
+};
+use serde_json::json;
+use support::Backend;
+
+conformance!(
+    a_change_and_its_event_commit_together,
+    sealed_chains_verify_per_account,
+    concurrent_sealers_take_turns,
+    searches_filter_and_page,
+    retention_moves_the_chain_base,
+    access_key_last_used_is_the_latest_event,
+);
+
+fn t0() -> Timestamp {
+    Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+}
+
+async fn account(store: &dyn Store, name: &str) -> AccountId {
+    let master = MasterKey::generate(1).unwrap();
+    let (key, _) = NewAccessKey::generate(&master).unwrap();
+    store
+        .create_account(NewAccount { name: name.into() }, key, t0())
+        .await
+        .unwrap()
+        .0
+        .id
+}
+
+struct Ev<'a> {
+    id: String,
+    account: &'a str,
+    at: Timestamp,
+    name: &'a str,
+    user: &'a str,
+    key: &'a str,
+    resources: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Ev<'a> {
+    fn new(id: impl Into<String>, account: &'a str, at: Timestamp) -> Self {
+        Self {
+            id: id.into(),
+            account,
+            at,
+            name: "GetUser",
+            user: "root",
+            key: "",
+            resources: Vec::new(),
+        }
+    }
+
+    fn record(&self) -> AuditRecord {
+        let mut resources = serde_json::Map::new();
+        for (kind, name) in &self.resources {
+            resources
+                .entry(kind.to_string())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap()
+                .push(json!(name));
+        }
+        let event = json!({
+            "eventId": self.id,
+            "recipientAccountId": self.account,
+            "eventTime": self.at.to_string(),
+            "eventName": self.name,
+            "eventRW": if self.name.starts_with("Get") { "Read" } else { "Write" },
+            "serviceName": "Ram",
+            "userIdentity": {"userName": self.user, "accessKeyId": self.key},
+            "sourceIpAddress": "127.0.0.1",
+            "referencedResources": resources,
+        });
+        AuditRecord::from_event(&event, self.at).unwrap()
+    }
+}
+
+/// Seals everything, in small batches so batches meet accounts mid-way.
+async fn seal_all(store: &dyn Store) -> u64 {
+    let mut total = 0;
+    loop {
+        let n = store.seal_audit_events(7).await.unwrap();
+        if n == 0 {
+            return total;
+        }
+        total += n;
+    }
+}
+
+async fn verify(store: &dyn Store) -> Vec<ChainReport> {
+    let mut reports = Vec::new();
+    for head in store.audit_heads().await.unwrap() {
+        let account = head.account_id.clone();
+        let mut after = head.base_seq;
+        let mut v = ChainVerifier::new(head);
+        loop {
+            let rows = store.audit_chain(&account, after, 5).await.unwrap();
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            for r in &rows {
+                v.check(r);
+            }
+        }
+        let (unchained, _) = store.audit_unchained(&account).await.unwrap();
+        reports.push(v.finish(unchained));
+    }
+    reports
+}
+
+fn query(account: &str) -> AuditQuery {
+    AuditQuery {
+        account_id: Some(account.to_owned()),
+        limit: 100,
+        ..AuditQuery::default()
+    }
+}
+
+async fn a_change_and_its_event_commit_together(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    let a = acme.as_str();
+    let slot = Arc::new(AuditSlot::new(Ev::new("E-1", a, t0()).record()));
+    let audited = b.store.audited(Arc::clone(&slot));
+    let user = NewUser {
+        user_name: "alice".into(),
+        ..NewUser::default()
+    };
+    audited.create_user(&acme, user, t0()).await.unwrap();
+    assert!(slot.recorded());
+    // A second write of the same call does not write the event twice.
+    audited
+        .create_user(
+            &acme,
+            NewUser {
+                user_name: "alice2".into(),
+                ..NewUser::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let found = b.store.search_audit_events(&query(a)).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record, Ev::new("E-1", a, t0()).record());
+
+    // An event that cannot be written takes its change down with it.
+    let clash = Arc::new(AuditSlot::new(Ev::new("E-1", a, t0()).record()));
+    let err = b
+        .store
+        .audited(Arc::clone(&clash))
+        .create_user(
+            &acme,
+            NewUser {
+                user_name: "bob".into(),
+                ..NewUser::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    assert!(!clash.recorded());
+    assert!(b.store.get_user(&acme, "bob").await.is_err());
+
+    // A failed change writes no event either.
+    let failed = Arc::new(AuditSlot::new(Ev::new("E-2", a, t0()).record()));
+    assert!(b
+        .store
+        .audited(Arc::clone(&failed))
+        .create_user(
+            &acme,
+            NewUser {
+                user_name: "ALICE".into(),
+                ..NewUser::default()
+            },
+            t0()
+        )
+        .await
+        .is_err());
+    assert!(!failed.recorded());
+    assert_eq!(
+        b.store.search_audit_events(&query(a)).await.unwrap().len(),
+        1
+    );
+    // Reads through an audited store write nothing.
+    let reader = Arc::new(AuditSlot::new(Ev::new("E-3", a, t0()).record()));
+    b.store
+        .audited(Arc::clone(&reader))
+        .get_user(&acme, "alice")
+        .await
+        .unwrap();
+    assert!(!reader.recorded());
+}
+
+async fn sealed_chains_verify_per_account(b: &Backend) {
+    let (x, y) = ("1000000000000001", "1000000000000002");
+    let records: Vec<AuditRecord> = (0..40)
+        .map(|i| {
+            let acct = if i % 3 == 0 { y } else { x };
+            Ev::new(format!("E-{i}"), acct, t0()).record()
+        })
+        .collect();
+    b.store.append_audit_events(&records[..25]).await.unwrap();
+    assert_eq!(seal_all(&b.store).await, 25);
+    b.store.append_audit_events(&records[25..]).await.unwrap();
+    let (_, waiting) = b.store.audit_unchained(y).await.unwrap();
+    assert_eq!(waiting, 5, "events 27, 30, 33, 36, 39");
+    assert_eq!(seal_all(&b.store).await, 15);
+
+    let heads = b.store.audit_heads().await.unwrap();
+    assert_eq!(heads.len(), 2);
+    assert_eq!(heads[0].seq + heads[1].seq, 40);
+    let reports = verify(&b.store).await;
+    for r in &reports {
+        assert_eq!(r.problems, vec![], "{r:?}");
+    }
+    assert_eq!(reports.iter().map(|r| r.checked).sum::<u64>(), 40);
+    // Within an account, links follow insertion order.
+    let chain = b.store.audit_chain(y, 0, 100).await.unwrap();
+    let ids: Vec<&str> = chain.iter().map(|r| r.event_id.as_str()).collect();
+    assert_eq!(ids[..3], ["E-0", "E-3", "E-6"]);
+    assert_eq!(b.store.seal_audit_events(100).await.unwrap(), 0);
+}
+
+async fn concurrent_sealers_take_turns(b: &Backend) {
+    let acct = "1000000000000001";
+    let other = b.reopen().await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let store: Arc<dyn Store> = if w % 2 == 0 {
+                Arc::new(b.store.clone())
+            } else {
+                Arc::new(other.clone())
+            };
+            tokio::spawn(async move {
+                let mut sealed = 0;
+                for round in 0..10 {
+                    let batch: Vec<AuditRecord> = (0..20)
+                        .map(|i| Ev::new(format!("E-{w}-{round}-{i}"), acct, t0()).record())
+                        .collect();
+                    store.append_audit_events(&batch).await.unwrap();
+                    sealed += store.seal_audit_events(13).await.unwrap();
+                }
+                sealed
+            })
+        })
+        .collect();
+    let mut sealed = 0;
+    for w in writers {
+        sealed += w.await.unwrap();
+    }
+    sealed += seal_all(&b.store).await;
+    assert_eq!(sealed, 800, "every event sealed exactly once");
+    let reports = verify(&b.store).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].problems, vec![]);
+    assert_eq!(reports[0].checked, 800);
+    other.close().await;
+}
+
+async fn searches_filter_and_page(b: &Backend) {
+    let (x, y) = ("1000000000000001", "1000000000000002");
+    let mut records = Vec::new();
+    for i in 0..30i64 {
+        let mut e = Ev::new(
+            format!("E-{i:02}"),
+            if i % 5 == 4 { y } else { x },
+            t0().saturating_add(Duration::from_secs(i as u64 / 2)),
+        );
+        e.name = if i % 2 == 0 { "CreateUser" } else { "GetUser" };
+        e.user = if i % 3 == 0 { "alice" } else { "root" };
+        e.key = if i % 3 == 0 { "LTAIalice" } else { "LTAIroot" };
+        if i % 2 == 0 {
+            e.resources = vec![("ACS::RAM::User", "u-even")];
+        }
+        if i == 10 {
+            e.resources.push(("ACS::RAM::Policy", "p1"));
+        }
+        records.push(e.record());
+    }
+    // Unsealed and sealed events are searched alike.
+    b.store.append_audit_events(&records[..20]).await.unwrap();
+    seal_all(&b.store).await;
+    b.store.append_audit_events(&records[20..]).await.unwrap();
+
+    let ids = |rows: &[rampart_store::AuditEventRow]| -> Vec<String> {
+        rows.iter().map(|r| r.record.event_id.clone()).collect()
+    };
+    let all_x = b.store.search_audit_events(&query(x)).await.unwrap();
+    assert_eq!(all_x.len(), 24);
+    assert_eq!(all_x[0].record.event_id, "E-28", "newest first");
+    let mut q = query(x);
+    q.event_name = Some("CreateUser".into());
+    q.user_name = Some("alice".into());
+    assert_eq!(
+        ids(&b.store.search_audit_events(&q).await.unwrap()),
+        ["E-18", "E-12", "E-06", "E-00"]
+    );
+    let mut q = query(x);
+    q.resource_name = Some("p1".into());
+    assert_eq!(
+        ids(&b.store.search_audit_events(&q).await.unwrap()),
+        ["E-10"]
+    );
+    let mut q = query(x);
+    q.resource_type = Some("ACS::RAM::User".into());
+    q.access_key_id = Some("LTAIroot".into());
+    assert_eq!(
+        ids(&b.store.search_audit_events(&q).await.unwrap()),
+        ["E-28", "E-26", "E-22", "E-20", "E-16", "E-10", "E-08", "E-02"]
+    );
+    let mut q = query(x);
+    q.start = Some(t0().saturating_add(Duration::from_secs(5)));
+    q.end = Some(t0().saturating_add(Duration::from_secs(6)));
+    assert_eq!(
+        ids(&b.store.search_audit_events(&q).await.unwrap()),
+        ["E-13", "E-12", "E-11", "E-10"]
+    );
+    let mut q = query(y);
+    q.event_id = Some("E-09".into());
+    assert_eq!(
+        ids(&b.store.search_audit_events(&q).await.unwrap()),
+        ["E-09"]
+    );
+    // Every account, for operators.
+    let mut q = query(x);
+    q.account_id = None;
+    assert_eq!(b.store.search_audit_events(&q).await.unwrap().len(), 30);
+
+    // Pages of 7, both directions, cover everything once.
+    for oldest_first in [false, true] {
+        let mut seen = Vec::new();
+        let mut q = query(x);
+        q.limit = 7;
+        q.oldest_first = oldest_first;
+        loop {
+            let page = b.store.search_audit_events(&q).await.unwrap();
+            let Some(last) = page.last() else { break };
+            q.after = Some(last.cursor);
+            seen.extend(ids(&page));
+        }
+        let mut expected = ids(&all_x);
+        if oldest_first {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected);
+    }
+}
+
+async fn retention_moves_the_chain_base(b: &Backend) {
+    let acct = "1000000000000001";
+    let minute = |m: u64| t0().saturating_add(Duration::from_secs(60 * m));
+    let records: Vec<AuditRecord> = (0..10)
+        .map(|m| Ev::new(format!("E-{m}"), acct, minute(m)).record())
+        .collect();
+    b.store.append_audit_events(&records[..8]).await.unwrap();
+    seal_all(&b.store).await;
+    // Old but unsealed: kept.
+    b.store.append_audit_events(&records[8..]).await.unwrap();
+    let old_unsealed = Ev::new("E-old", acct, minute(0)).record();
+    b.store
+        .append_audit_events(std::slice::from_ref(&old_unsealed))
+        .await
+        .unwrap();
+
+    assert_eq!(b.store.purge_audit_events(minute(5)).await.unwrap(), 5);
+    let heads = b.store.audit_heads().await.unwrap();
+    assert_eq!((heads[0].base_seq, heads[0].seq), (5, 8));
+    let left = b.store.search_audit_events(&query(acct)).await.unwrap();
+    assert_eq!(left.len(), 6, "E-5..E-9 and E-old");
+    seal_all(&b.store).await;
+    let reports = verify(&b.store).await;
+    assert_eq!(reports[0].problems, vec![]);
+    assert_eq!(reports[0].checked, 6);
+    // Purging again is a no-op.
+    assert_eq!(b.store.purge_audit_events(minute(5)).await.unwrap(), 0);
+    // What retention removed does not look like tampering, but a later deletion would.
+    let chain = b.store.audit_chain(acct, 0, 100).await.unwrap();
+    assert_eq!(chain[0].seq, 6);
+    assert!(matches!(
+        reports[0].problems.first(),
+        None | Some(ChainProblem::Unchained { .. })
+    ));
+}
+
+async fn access_key_last_used_is_the_latest_event(b: &Backend) {
+    let acct = "1000000000000001";
+    assert_eq!(b.store.access_key_last_used("LTAIk").await.unwrap(), None);
+    let records: Vec<AuditRecord> = [3u64, 9, 1]
+        .iter()
+        .map(|m| {
+            let mut e = Ev::new(
+                format!("E-{m}"),
+                acct,
+                t0().saturating_add(Duration::from_secs(60 * m)),
+            );
+            e.key = "LTAIk";
+            e.record()
+        })
+        .collect();
+    b.store.append_audit_events(&records).await.unwrap();
+    assert_eq!(
+        b.store.access_key_last_used("LTAIk").await.unwrap(),
+        Some(t0().saturating_add(Duration::from_secs(540)))
+    );
+    assert_eq!(
+        b.store.access_key_last_used("LTAIother").await.unwrap(),
+        None
+    );
+}
