@@ -1274,3 +1274,155 @@ fn audit_verify_names_an_edited_deleted_or_reordered_event() {
     );
     tampered(&["the last ones were deleted"]);
 }
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` (and a loud message) where mounting is not allowed.
+    fn mount(path: PathBuf, megabytes: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(&path).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "\n*** SKIPPED: the disk-full test needs to mount a tmpfs (root): {} ***\n",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(SmallDisk { path })
+    }
+
+    fn free_bytes(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&self.path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_writes_cleanly_and_service_resumes_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(dir.path().join("disk"), 24) else {
+        return;
+    };
+    let data = disk.path.join("data");
+    let server = start(serve(&data));
+    let (_, key, secret) = credentials(&data.join("bootstrap.json"));
+    // Leave about 1.5 MB: a few hundred writes' worth of WAL.
+    let filler = disk.path.join("filler");
+    let free = disk.free_bytes();
+    std::fs::write(&filler, vec![0u8; (free - 1_500_000) as usize]).unwrap();
+
+    let comments = "c".repeat(128);
+    let (mut acknowledged, mut refused) = (Vec::new(), Vec::new());
+    for i in 0..20_000 {
+        let name = format!("user{i}");
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateUser",
+            &[("UserName", &name), ("Comments", &comments)],
+        );
+        match status {
+            200 => acknowledged.push(name),
+            _ => {
+                assert_eq!(status, 503, "{body}");
+                assert_eq!(body["Code"], "ServiceUnavailable", "{body}");
+                assert!(body["RequestId"].is_string());
+                refused.push(name);
+                if refused.len() >= 5 {
+                    break;
+                }
+            }
+        }
+    }
+    assert!(refused.len() >= 5, "the disk never filled");
+    assert!(acknowledged.len() > 10, "{} writes", acknowledged.len());
+    eprintln!(
+        "disk full after {} acknowledged CreateUser calls",
+        acknowledged.len()
+    );
+    // The process is alive and says so.
+    assert_eq!(http_get(&server.addr, "/healthz").0, 200);
+
+    // Space comes back: service resumes without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "CreateUser",
+            &[("UserName", "after")],
+        );
+        if status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every acknowledged user is there; every refused one is wholly absent.
+    for name in &acknowledged {
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "GetUser",
+            &[("UserName", name)],
+        );
+        assert_eq!(status, 200, "acknowledged {name} lost: {body}");
+    }
+    for name in &refused {
+        let (status, body) = signed_call(
+            &server.addr,
+            &key,
+            &secret,
+            "GetUser",
+            &[("UserName", name)],
+        );
+        assert_eq!(status, 404, "refused {name} half-written: {body}");
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    drop(server);
+    let (code, report) = audit(&data, &["verify"]);
+    assert_eq!(code, 0, "{report}");
+    let check = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             print(c.execute('PRAGMA integrity_check').fetchone()[0]); \
+             print(len(c.execute('PRAGMA foreign_key_check').fetchall()))",
+        )
+        .arg(data.join("rampart.db"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "ok\n0\n",
+        "{check:?}"
+    );
+}
