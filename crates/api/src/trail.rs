@@ -104,24 +104,24 @@ pub fn lookup_events(call: &Call) -> HandlerFuture<'_> {
         if start > end {
             return Err(invalid("StartTime", "it must not be later than EndTime."));
         }
-        let max = call
-            .int("MaxResults", 1, MAX_RESULTS)?
-            .unwrap_or(DEFAULT_MAX_RESULTS);
-        match call.param("Direction") {
-            None | Some("") | Some("NEXT") => {}
-            Some(_) => {
-                return Err(invalid(
-                    "Direction",
-                    "only NEXT (newest first) is supported.",
-                ))
-            }
-        }
+        // 0 means the default, as the SDK documents (0–50).
+        let max = match call.int("MaxResults", 0, MAX_RESULTS)? {
+            None | Some(0) => DEFAULT_MAX_RESULTS,
+            Some(n) => n,
+        };
+        // BACKWARD (the default): newest first; FORWARD: oldest first.
+        let oldest_first = match call.param("Direction") {
+            None | Some("") | Some("BACKWARD") => false,
+            Some("FORWARD") => true,
+            Some(_) => return Err(invalid("Direction", "it must be FORWARD or BACKWARD.")),
+        };
         let mut query = AuditQuery {
             account_id: Some(account),
             // Whole seconds on the wire; the store keeps milliseconds.
             start: Some(start),
             end: Some(end.saturating_add(Duration::from_millis(999))),
             after: cursor(call)?,
+            oldest_first,
             // One more than asked, to know whether there is a next page.
             limit: u32::try_from(max + 1).unwrap_or(51),
             ..AuditQuery::default()
@@ -148,18 +148,25 @@ pub fn lookup_events(call: &Call) -> HandlerFuture<'_> {
         let more = rows.len() > usize::try_from(max).unwrap_or(50);
         rows.truncate(usize::try_from(max).unwrap_or(50));
         let next = match (more, rows.last()) {
-            (true, Some(last)) => format!("{}.{}", last.cursor.event_time_millis, last.cursor.pk),
-            _ => String::new(),
+            (true, Some(last)) => Some(format!(
+                "{}.{}",
+                last.cursor.event_time_millis, last.cursor.pk
+            )),
+            _ => None,
         };
         let events: Vec<Value> = rows
             .into_iter()
             .filter_map(|r| serde_json::from_str(&r.record.body).ok())
             .collect();
-        Ok(crate::ram::common::body(json!({
+        let mut reply = json!({
             "StartTime": start.to_string(),
             "EndTime": end.to_string(),
-            "NextToken": next,
             "Events": events,
-        })))
+        });
+        // Absent on the last page, as ActionTrail answers.
+        if let (Some(next), Some(map)) = (next, reply.as_object_mut()) {
+            map.insert("NextToken".into(), Value::String(next));
+        }
+        Ok(crate::ram::common::body(reply))
     })
 }
