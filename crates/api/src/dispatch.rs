@@ -104,6 +104,12 @@ impl Api {
 
     /// Answers one request. Never fails: every problem becomes an error envelope.
     pub async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        // RPC calls are all at `/`; the console has paths of its own.
+        if request.raw.path != "/" {
+            if let Some(page) = crate::console::route(&self.state, &request).await {
+                return page;
+            }
+        }
         let request_id = RequestId::generate()
             .map(|id| id.to_string())
             .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned());

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod call;
+pub mod console;
 mod dispatch;
 pub mod errors;
 pub mod http;

@@ -67,6 +67,12 @@ pub struct Metrics {
     decisions: Family<DecisionLabels, Counter>,
     sts_issued: Family<ActionLabels, Counter>,
     cache: Family<CacheLabels, Counter>,
+    sign_ins: Family<OutcomeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -110,6 +116,12 @@ impl Default for Metrics {
             "Lookups in the AccessKey and policy-set caches: hit or miss",
             cache.clone(),
         );
+        let sign_ins = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "console_sign_ins",
+            "Console sign-in attempts, by outcome: success, mfa_required, or the reason refused",
+            sign_ins.clone(),
+        );
         Self {
             registry,
             requests,
@@ -117,6 +129,7 @@ impl Default for Metrics {
             decisions,
             sts_issued,
             cache,
+            sign_ins,
         }
     }
 }
@@ -146,6 +159,12 @@ impl Metrics {
         let decision = if allowed { "allow" } else { "deny" };
         self.decisions
             .get_or_create(&DecisionLabels { decision })
+            .inc();
+    }
+
+    pub(crate) fn sign_in(&self, outcome: &'static str) {
+        self.sign_ins
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
 

@@ -34,6 +34,7 @@ mod error;
 mod page;
 mod repo;
 mod repo_audit;
+mod repo_console;
 mod repo_federation;
 mod repo_iam;
 mod repo_people;
@@ -46,6 +47,7 @@ pub use repo::{
     Store, UserRepo, UserUpdate,
 };
 pub use repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
+pub use repo_console::{ConsoleRepo, ConsoleSession, SessionStage, COUNTED_SIGN_IN_FAILURES};
 pub use repo_federation::{
     FederationRepo, NewOidcProvider, NewSamlProvider, OidcProviderUpdate, SamlMetadata,
     SamlProviderUpdate,

@@ -227,6 +227,7 @@ pub trait Store:
     + TagRepo
     + FederationRepo
     + crate::repo_audit::AuditRepo
+    + crate::repo_console::ConsoleRepo
     + std::fmt::Debug
 {
 }
@@ -245,6 +246,7 @@ impl<T> Store for T where
         + TagRepo
         + FederationRepo
         + crate::repo_audit::AuditRepo
+        + crate::repo_console::ConsoleRepo
         + std::fmt::Debug
 {
 }

@@ -110,8 +110,9 @@ pub trait AuditRepo: Send + Sync {
     /// once.
     fn audited(&self, slot: Arc<AuditSlot>) -> Arc<dyn Store>;
 
-    /// Appends events in one transaction, unsealed. A repeated event id fails the whole
-    /// batch (`Internal`).
+    /// Appends events in one transaction, unsealed. Event ids are not checked for
+    /// uniqueness (request ids are random; an index on them would cost a random page write
+    /// per event).
     async fn append_audit_events(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
 
     /// Links up to `max` unsealed events, oldest first, into their accounts' chains, in one

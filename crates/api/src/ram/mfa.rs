@@ -13,13 +13,13 @@ use crate::errors::store_error;
 use crate::product::HandlerFuture;
 
 const SEED_BYTES: usize = 20;
-const STEP_SECS: u64 = 30;
+pub(crate) const STEP_SECS: u64 = 30;
 
 fn seed_aad(serial: &str) -> Vec<u8> {
     format!("rampart:mfa-seed:{serial}").into_bytes()
 }
 
-fn totp(seed: Vec<u8>, account: &str, name: &str) -> Result<TOTP, ApiError> {
+pub(crate) fn totp(seed: Vec<u8>, account: &str, name: &str) -> Result<TOTP, ApiError> {
     TOTP::new(
         Algorithm::SHA1,
         6,
@@ -148,7 +148,7 @@ fn consecutive(t: &TOTP, now_secs: u64, first: &str, second: &str) -> bool {
     })
 }
 
-fn open_seed(key: &MasterKey, serial: &str, sealed: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn open_seed(key: &MasterKey, serial: &str, sealed: &[u8]) -> Result<Vec<u8>, ApiError> {
     key.open(sealed, &seed_aad(serial))
         .map(|s| s.to_vec())
         .map_err(|_| ApiError::internal_error())

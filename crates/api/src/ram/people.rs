@@ -131,14 +131,37 @@ async fn load<T: for<'de> Deserialize<'de> + Default>(
     call: &Call,
     name: &str,
 ) -> Result<T, ApiError> {
-    let stored = call
-        .store
-        .get_setting(call.account()?, name)
+    load_for(call.store.as_ref(), call.account()?, name).await
+}
+
+async fn load_for<T: for<'de> Deserialize<'de> + Default>(
+    store: &dyn rampart_store::Store,
+    account: &rampart_model::AccountId,
+    name: &str,
+) -> Result<T, ApiError> {
+    let stored = store
+        .get_setting(account, name)
         .await
         .map_err(store_error)?;
     Ok(stored
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default())
+}
+
+/// The account's password policy, for sign-in.
+pub async fn password_policy_of(
+    store: &dyn rampart_store::Store,
+    account: &rampart_model::AccountId,
+) -> Result<PasswordPolicy, ApiError> {
+    load_for(store, account, PASSWORD_POLICY).await
+}
+
+/// The account's security preference, for sign-in.
+pub async fn security_preference_of(
+    store: &dyn rampart_store::Store,
+    account: &rampart_model::AccountId,
+) -> Result<SecurityPreference, ApiError> {
+    load_for(store, account, SECURITY_PREFERENCE).await
 }
 
 async fn save<T: Serialize>(call: &Call, name: &str, value: &T) -> Result<(), ApiError> {
@@ -157,7 +180,7 @@ pub async fn security_preference(call: &Call) -> Result<SecurityPreference, ApiE
     load(call, SECURITY_PREFERENCE).await
 }
 
-fn hash_password(password: &str) -> Result<String, ApiError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|_| ApiError::internal_error())?;
     let salt = SaltString::encode_b64(&salt).map_err(|_| ApiError::internal_error())?;
@@ -167,7 +190,7 @@ fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::internal_error())
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()

@@ -159,7 +159,8 @@ fn to_hyper(response: rampart_api::HttpResponse) -> Response<Full<Bytes>> {
     );
     for (name, value) in response.headers {
         if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+            // Append: a page may set several cookies.
+            headers.append(name, value);
         }
     }
     out

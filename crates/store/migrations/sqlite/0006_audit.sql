@@ -4,9 +4,11 @@
 -- Events are written once and never updated. `body` is the event's JSON text, which the
 -- chain hashes as stored; the other columns are copies of its fields for searching, and
 -- verification checks them against it. No foreign keys: an event outlives what it names.
+-- Every index here grows in insertion order (the id, times): an index on the random event
+-- ids would dirty a random page per event, which is most of the write cost of the trail.
 CREATE TABLE audit_events (
     id            INTEGER PRIMARY KEY,
-    event_id      TEXT    NOT NULL UNIQUE,
+    event_id      TEXT    NOT NULL,
     account_id    TEXT    NOT NULL,
     event_time    INTEGER NOT NULL,
     event_name    TEXT    NOT NULL,
@@ -16,7 +18,7 @@ CREATE TABLE audit_events (
     access_key_id TEXT    NOT NULL,
     source_ip     TEXT    NOT NULL,
     error_code    TEXT    NOT NULL,
-    body          TEXT    NOT NULL
+    body          TEXT    NOT NULL CHECK (body <> '')
 ) STRICT;
 
 CREATE INDEX audit_events_by_account_time ON audit_events (account_id, event_time, id);
@@ -24,11 +26,11 @@ CREATE INDEX audit_events_by_key ON audit_events (access_key_id, event_time);
 
 -- `referencedResources`, one row per (type, name), for the ResourceName/ResourceType lookups.
 CREATE TABLE audit_resources (
-    event_id      TEXT NOT NULL,
-    account_id    TEXT NOT NULL,
-    resource_type TEXT NOT NULL,
-    resource_name TEXT NOT NULL,
-    PRIMARY KEY (event_id, resource_type, resource_name)
+    event_pk      INTEGER NOT NULL,
+    account_id    TEXT    NOT NULL,
+    resource_type TEXT    NOT NULL,
+    resource_name TEXT    NOT NULL,
+    PRIMARY KEY (event_pk, resource_type, resource_name)
 ) STRICT;
 
 CREATE INDEX audit_resources_by_name ON audit_resources (account_id, resource_name);
@@ -37,14 +39,16 @@ CREATE INDEX audit_resources_by_name ON audit_resources (account_id, resource_na
 -- own transaction; sealing, later and in batches, takes the per-account chain lock only
 -- briefly, so concurrent changes never queue on it.
 CREATE TABLE audit_unsealed (
-    event_id TEXT NOT NULL PRIMARY KEY
+    event_pk INTEGER NOT NULL PRIMARY KEY
 ) STRICT;
 
--- The chain: link `seq` of an account seals one event.
+-- The chain: link `seq` of an account seals one event (`event_id` names it even after the
+-- event row is gone).
 CREATE TABLE audit_chain (
     account_id TEXT    NOT NULL,
     seq        INTEGER NOT NULL,
-    event_id   TEXT    NOT NULL UNIQUE,
+    event_pk   INTEGER NOT NULL UNIQUE,
+    event_id   TEXT    NOT NULL,
     event_time INTEGER NOT NULL,
     prev_hash  TEXT    NOT NULL,
     hash       TEXT    NOT NULL,

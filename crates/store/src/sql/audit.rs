@@ -11,8 +11,23 @@ use crate::error::StoreError;
 use crate::repo::Store;
 use crate::repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
 
-/// Rows per multi-row INSERT: 12 parameters each stays far below either engine's limit.
-const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per multi-row statement. Only these sizes are used, so a connection prepares at most
+/// three statements per table whatever the batch sizes: a statement with a new row count is
+/// a new prepare, and preparing hundreds of placeholders costs more than the insert.
+const STATEMENT_ROWS: [usize; 3] = [64, 8, 1];
+
+/// Splits `rows` into slices of the sizes in [`STATEMENT_ROWS`], largest first.
+fn fixed_chunks<T>(mut rows: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    for size in STATEMENT_ROWS {
+        while rows.len() >= size {
+            let (head, tail) = rows.split_at(size);
+            out.push(head);
+            rows = tail;
+        }
+    }
+    out
+}
 
 /// `(…), (…)` with `width` placeholders per row, numbered from 1.
 fn values(rows: usize, width: usize) -> String {
@@ -30,13 +45,14 @@ pub(crate) async fn insert_events(
     tx: &mut WriteTx,
     records: &[AuditRecord],
 ) -> Result<(), StoreError> {
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+    for chunk in fixed_chunks(records) {
         let sql = format!(
             "INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
-             service_name, user_name, access_key_id, source_ip, error_code, body) VALUES {}",
+             service_name, user_name, access_key_id, source_ip, error_code, body) VALUES {} \
+             RETURNING id",
             values(chunk.len(), 11)
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
         for r in chunk {
             q = q
                 .bind(r.event_id.as_str())
@@ -51,37 +67,46 @@ pub(crate) async fn insert_events(
                 .bind(r.error_code.as_str())
                 .bind(r.body.as_str());
         }
-        q.execute(&mut **tx).await?;
+        let mut pks = q.fetch_all(&mut **tx).await?;
+        if pks.len() != chunk.len() {
+            return Err(StoreError::Internal(
+                "audit insert returned the wrong number of ids".into(),
+            ));
+        }
+        // Ids are assigned in VALUES order within one statement; sorting makes that explicit
+        // whatever order RETURNING lists them in.
+        pks.sort_unstable();
 
         let sql = format!(
-            "INSERT INTO audit_unsealed (event_id) VALUES {}",
+            "INSERT INTO audit_unsealed (event_pk) VALUES {}",
             values(chunk.len(), 1)
         );
         let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q.bind(r.event_id.as_str());
+        for pk in &pks {
+            q = q.bind(*pk);
         }
         q.execute(&mut **tx).await?;
 
-        let resources: Vec<(&AuditRecord, &(String, String))> = chunk
+        let resources: Vec<(i64, &AuditRecord, &(String, String))> = chunk
             .iter()
-            .flat_map(|r| {
+            .zip(&pks)
+            .flat_map(|(r, pk)| {
                 let mut seen = r.resources.iter().collect::<Vec<_>>();
                 seen.sort();
                 seen.dedup();
-                seen.into_iter().map(move |res| (r, res))
+                seen.into_iter().map(move |res| (*pk, r, res))
             })
             .collect();
-        for part in resources.chunks(ROWS_PER_STATEMENT) {
+        for part in fixed_chunks(&resources) {
             let sql = format!(
-                "INSERT INTO audit_resources (event_id, account_id, resource_type, resource_name) \
+                "INSERT INTO audit_resources (event_pk, account_id, resource_type, resource_name) \
                  VALUES {}",
                 values(part.len(), 4)
             );
             let mut q = sqlx::query(&sql);
-            for (r, (kind, name)) in part {
+            for (pk, r, (kind, name)) in part {
                 q = q
-                    .bind(r.event_id.as_str())
+                    .bind(*pk)
                     .bind(r.account_id.as_str())
                     .bind(kind.as_str())
                     .bind(name.as_str());
@@ -178,7 +203,7 @@ impl AuditRepo for SqlStore {
             .await?;
         let pending = sqlx::query(
             "SELECT e.id, e.event_id, e.account_id, e.event_time, e.body FROM audit_unsealed u \
-             JOIN audit_events e ON e.event_id = u.event_id ORDER BY e.id LIMIT $1",
+             JOIN audit_events e ON e.id = u.event_pk ORDER BY u.event_pk LIMIT $1",
         )
         .bind(i64::from(max.max(1)))
         .fetch_all(&mut *tx)
@@ -188,16 +213,19 @@ impl AuditRepo for SqlStore {
             return Ok(0);
         }
         // Per account, in insertion order.
-        let mut by_account: BTreeMap<String, Vec<(String, i64, String)>> = BTreeMap::new();
+        let mut by_account: BTreeMap<String, Vec<(String, i64, String, i64)>> = BTreeMap::new();
+        let mut sealed_pks: Vec<i64> = Vec::with_capacity(pending.len());
         for row in &pending {
             let account: String = row.try_get("account_id")?;
+            sealed_pks.push(row.try_get("id")?);
             by_account.entry(account).or_default().push((
                 row.try_get("event_id")?,
                 row.try_get("event_time")?,
                 row.try_get("body")?,
+                row.try_get("id")?,
             ));
         }
-        let mut links: Vec<(String, i64, String, i64, String, String)> = Vec::new();
+        let mut links: Vec<(String, i64, String, i64, String, String, i64)> = Vec::new();
         for (account, events) in &by_account {
             let current = sqlx::query(
                 "SELECT account_id, base_seq, base_hash, seq, hash FROM audit_heads \
@@ -220,10 +248,11 @@ impl AuditRepo for SqlStore {
                 &current,
                 events
                     .iter()
-                    .map(|(id, _, body)| (id.as_str(), body.as_str())),
+                    .map(|(id, _, body, _)| (id.as_str(), body.as_str())),
             );
-            for ((seq, event_id, prev, hash), (_, time, _)) in new_links.into_iter().zip(events) {
-                links.push((account.clone(), seq, event_id, *time, prev, hash));
+            for ((seq, event_id, prev, hash), (_, time, _, pk)) in new_links.into_iter().zip(events)
+            {
+                links.push((account.clone(), seq, event_id, *time, prev, hash, *pk));
             }
             sqlx::query(
                 "INSERT INTO audit_heads (account_id, base_seq, base_hash, seq, hash) \
@@ -238,33 +267,36 @@ impl AuditRepo for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        for part in links.chunks(ROWS_PER_STATEMENT) {
+        for part in fixed_chunks(&links) {
             let sql = format!(
-                "INSERT INTO audit_chain (account_id, seq, event_id, event_time, prev_hash, hash) \
-                 VALUES {}",
-                values(part.len(), 6)
+                "INSERT INTO audit_chain (account_id, seq, event_id, event_time, prev_hash, hash, \
+                 event_pk) VALUES {}",
+                values(part.len(), 7)
             );
             let mut q = sqlx::query(&sql);
-            for (account, seq, event_id, time, prev, hash) in part {
+            for (account, seq, event_id, time, prev, hash, pk) in part {
                 q = q
                     .bind(account.as_str())
                     .bind(*seq)
                     .bind(event_id.as_str())
                     .bind(*time)
                     .bind(prev.as_str())
-                    .bind(hash.as_str());
+                    .bind(hash.as_str())
+                    .bind(*pk);
             }
             q.execute(&mut *tx).await?;
+        }
+        for part in fixed_chunks(&sealed_pks) {
             let sql = format!(
-                "DELETE FROM audit_unsealed WHERE event_id IN ({})",
+                "DELETE FROM audit_unsealed WHERE event_pk IN ({})",
                 (1..=part.len())
                     .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
             let mut q = sqlx::query(&sql);
-            for (_, _, event_id, _, _, _) in part {
-                q = q.bind(event_id.as_str());
+            for pk in part {
+                q = q.bind(*pk);
             }
             q.execute(&mut *tx).await?;
         }
@@ -295,7 +327,7 @@ impl AuditRepo for SqlStore {
         text("e.access_key_id", &query.access_key_id, &mut conditions);
         text("e.source_ip", &query.source_ip, &mut conditions);
         if query.resource_type.is_some() || query.resource_name.is_some() {
-            let mut sub = vec!["r.event_id = e.event_id".to_owned()];
+            let mut sub = vec!["r.event_pk = e.id".to_owned()];
             text("r.resource_type", &query.resource_type, &mut sub);
             text("r.resource_name", &query.resource_name, &mut sub);
             conditions.push(format!(
@@ -386,7 +418,7 @@ impl AuditRepo for SqlStore {
         let found = sqlx::query(&format!(
             "SELECT c.seq, c.event_id AS link_event_id, c.prev_hash, c.hash, \
              {EVENT_COLUMNS} FROM audit_chain c \
-             LEFT JOIN audit_events e ON e.event_id = c.event_id \
+             LEFT JOIN audit_events e ON e.id = c.event_pk \
              WHERE c.account_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3"
         ))
         .bind(account_id)
@@ -422,15 +454,15 @@ impl AuditRepo for SqlStore {
     async fn audit_unchained(&self, account_id: &str) -> Result<(Vec<String>, u64), StoreError> {
         let unchained: Vec<String> = sqlx::query_scalar(
             "SELECT e.event_id FROM audit_events e WHERE e.account_id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.event_id) \
-             AND NOT EXISTS (SELECT 1 FROM audit_unsealed u WHERE u.event_id = e.event_id) \
+             AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_pk = e.id) \
+             AND NOT EXISTS (SELECT 1 FROM audit_unsealed u WHERE u.event_pk = e.id) \
              ORDER BY e.id",
         )
         .bind(account_id)
         .fetch_all(&self.pool)
         .await?;
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit_unsealed u JOIN audit_events e ON e.event_id = u.event_id \
+            "SELECT COUNT(*) FROM audit_unsealed u JOIN audit_events e ON e.id = u.event_pk \
              WHERE e.account_id = $1",
         )
         .bind(account_id)
@@ -489,9 +521,9 @@ impl AuditRepo for SqlStore {
             .await?;
             // None: the run is empty (the account's first remaining link is new).
             let Some(base_hash) = base_hash else { continue };
-            for table in ["audit_resources", "audit_events"] {
+            for (table, key) in [("audit_resources", "event_pk"), ("audit_events", "id")] {
                 sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM audit_chain \
+                    "DELETE FROM {table} WHERE {key} IN (SELECT event_pk FROM audit_chain \
                      WHERE account_id = $1 AND seq <= $2)"
                 ))
                 .bind(account.as_str())

@@ -55,6 +55,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "audit",
         include_str!("../../migrations/sqlite/0006_audit.sql"),
     ),
+    (
+        7,
+        "console",
+        include_str!("../../migrations/sqlite/0007_console.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -87,6 +92,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         6,
         "audit",
         include_str!("../../migrations/postgres/0006_audit.sql"),
+    ),
+    (
+        7,
+        "console",
+        include_str!("../../migrations/postgres/0007_console.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@
 mod access_keys;
 mod accounts;
 mod audit;
+mod console;
 mod engine;
 mod errors;
 mod federation;
@@ -269,6 +270,10 @@ impl SqlStore {
                     group::WRITER_AUTOCHECKPOINT_PAGES
                 ))
                 .await?;
+                // Every write transaction is a savepoint here, so each page it changes is
+                // first copied to the statement sub-journal: in memory, not a temporary file
+                // written with a system call per page.
+                conn.execute("PRAGMA temp_store = MEMORY").await?;
                 Some(group::GroupWriter::start(
                     conn,
                     options.busy_timeout,
