@@ -364,7 +364,8 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-/// Links events into their chains every `seal_interval`, and applies retention hourly.
+/// Links events into their chains every `seal_interval`; hourly, applies retention and
+/// deletes expired console sessions.
 /// Every node runs one; they take turns through the store.
 pub(crate) fn start_sealer(
     store: Arc<dyn Store>,
@@ -388,20 +389,31 @@ pub(crate) fn start_sealer(
                     }
                 }
             }
-            if let Some(retention) = options.retention {
-                if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
-                    last_purge = Some(std::time::Instant::now());
-                    let cutoff = clock.now().saturating_sub(retention);
-                    if let Err(e) = store.purge_audit_events(cutoff).await {
+            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                let now = clock.now();
+                if let Some(retention) = options.retention {
+                    if let Err(e) = store
+                        .purge_audit_events(now.saturating_sub(retention))
+                        .await
+                    {
                         tracing::warn!(error = %e, "audit retention purge failed");
                     }
+                }
+                // Expired console sessions nobody came back to.
+                if let Err(e) = store.purge_console_sessions(now).await {
+                    tracing::warn!(error = %e, "purging expired console sessions failed");
                 }
             }
         }
     });
 }
 
-const SEAL_BATCH: u32 = 5000;
+// Small, and the loop drains a backlog anyway: a seal holds the SQLite writer briefly, and on
+// PostgreSQL the rows it reads (bodies included) pass through a pooled connection's buffers,
+// which keep their largest size — at 5,000 a batch the two-minute soak's RSS grew 15-18 %,
+// at 200 under 8 %.
+const SEAL_BATCH: u32 = 200;
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
