@@ -52,32 +52,16 @@ const SECRET_PARAMS: &[&str] = &[
 
 const REDACTED: &str = "******";
 
-/// Parameters that are about the protocol, not the call: ActionTrail leaves them out.
-const PROTOCOL_PARAMS: &[&str] = &[
-    "Action",
-    "Version",
-    "Format",
-    "AccessKeyId",
-    "SignatureMethod",
-    "SignatureVersion",
-    "SignatureNonce",
-    "SignatureType",
-    "Timestamp",
-    "RegionId",
-];
-
 fn is_secret(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SECRET_PARAMS.iter().any(|s| lower.contains(s))
 }
 
-/// `requestParameters`: the call's parameters, secrets masked.
+/// `requestParameters`: the call's business parameters (the protocol's are left out, as
+/// ActionTrail does: [`rampart_wire::ClassifiedRequest::business_params`]), secrets masked.
 pub(crate) fn request_parameters<'a>(params: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     let mut out = Map::new();
     for (name, value) in params {
-        if PROTOCOL_PARAMS.contains(&name) {
-            continue;
-        }
         let value = if is_secret(name) { REDACTED } else { value };
         out.insert(name.to_owned(), Value::String(value.to_owned()));
     }
@@ -422,14 +406,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_masked_and_protocol_parameters_dropped() {
+    fn secrets_are_masked() {
         let params = [
-            ("Action", "CreateLoginProfile"),
             ("UserName", "alice"),
             ("Password", "Hunter2!x"),
             ("SAMLAssertion", "PHNhbWw+"),
             ("AuthenticationCode1", "123456"),
-            ("SignatureNonce", "n"),
         ];
         let v = request_parameters(params.into_iter());
         assert_eq!(

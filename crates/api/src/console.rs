@@ -224,6 +224,20 @@ async fn current_session(
     Ok(Some((hash, session)))
 }
 
+/// The current session at `stage`, or the page to answer instead: back to sign-in, or
+/// unavailable. The cookie is left alone: it may name a session at another step.
+async fn require_session(
+    state: &State,
+    req: &HttpRequest,
+    stage: SessionStage,
+) -> Result<(String, ConsoleSession), HttpResponse> {
+    match current_session(state, req, stage, state.clock.now()).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(redirect("/login", Vec::new())),
+        Err(_) => Err(unavailable()),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Pages
 
@@ -263,11 +277,9 @@ async fn login_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) 
 }
 
 async fn mfa_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) -> HttpResponse {
-    let now = state.clock.now();
-    let session = match current_session(state, req, SessionStage::Mfa, now).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return redirect("/login", Vec::new()),
-        Err(_) => return unavailable(),
+    let (_, session) = match require_session(state, req, SessionStage::Mfa).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let body = format!(
         "{}<p>Enter the 6-digit code from the MFA device of {}.</p>\
@@ -290,11 +302,9 @@ async fn mfa_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) ->
 }
 
 async fn console_page(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
-    let now = state.clock.now();
-    let session = match current_session(state, req, SessionStage::Active, now).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return redirect("/login", Vec::new()),
-        Err(_) => return unavailable(),
+    let (_, session) = match require_session(state, req, SessionStage::Active).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let body = format!(
         "<p>Signed in as <strong id=\"who\">{}</strong> in account <strong id=\"account\">{}</strong>.</p>\
@@ -314,10 +324,9 @@ async fn console_page(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
 async fn post_logout(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
     let now = state.clock.now();
     let form = form(req);
-    let (hash, session) = match current_session(state, req, SessionStage::Active, now).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return redirect("/login", vec![set_cookie(req, SESSION_COOKIE, "", None)]),
-        Err(_) => return unavailable(),
+    let (hash, session) = match require_session(state, req, SessionStage::Active).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     if !rampart_wire::constant_time_eq(field(&form, "csrf"), &session.csrf) {
         return page(
@@ -708,12 +717,10 @@ async fn complete(
 }
 
 async fn post_mfa(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
-    let now = state.clock.now();
     let form = form(req);
-    let (hash, session) = match current_session(state, req, SessionStage::Mfa, now).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return redirect("/login", Vec::new()),
-        Err(_) => return unavailable(),
+    let (hash, session) = match require_session(state, req, SessionStage::Mfa).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     if !rampart_wire::constant_time_eq(field(&form, "csrf"), &session.csrf) {
         return mfa_page(
@@ -884,11 +891,9 @@ async fn finish(
 }
 
 async fn password_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) -> HttpResponse {
-    let now = state.clock.now();
-    let session = match current_session(state, req, SessionStage::Password, now).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => return redirect("/login", Vec::new()),
-        Err(_) => return unavailable(),
+    let (_, session) = match require_session(state, req, SessionStage::Password).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let body = format!(
         "{}<p>The password of {} must be changed before signing in.</p>\
@@ -914,10 +919,9 @@ async fn password_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str
 async fn post_password(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
     let now = state.clock.now();
     let form = form(req);
-    let (hash, session) = match current_session(state, req, SessionStage::Password, now).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return redirect("/login", Vec::new()),
-        Err(_) => return unavailable(),
+    let (hash, session) = match require_session(state, req, SessionStage::Password).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     if !rampart_wire::constant_time_eq(field(&form, "csrf"), &session.csrf) {
         return password_page(

@@ -1068,16 +1068,7 @@ fn kill_9_during_writes_loses_no_acknowledged_change() {
     );
 
     let server = start(serve(&data));
-    for name in &users {
-        let (status, body) = signed_call(
-            &server.addr,
-            &key,
-            &secret,
-            "GetUser",
-            &[("UserName", name)],
-        );
-        assert_eq!(status, 200, "acknowledged user {name} lost: {body}");
-    }
+    users_answer(&server.addr, &key, &secret, users.iter().copied(), 200);
     for name in &attached {
         let (status, body) = signed_call(
             &server.addr,
@@ -1386,26 +1377,8 @@ fn a_full_disk_fails_writes_cleanly_and_service_resumes_when_space_returns() {
         std::thread::sleep(Duration::from_millis(200));
     }
     // Every acknowledged user is there; every refused one is wholly absent.
-    for name in &acknowledged {
-        let (status, body) = signed_call(
-            &server.addr,
-            &key,
-            &secret,
-            "GetUser",
-            &[("UserName", name)],
-        );
-        assert_eq!(status, 200, "acknowledged {name} lost: {body}");
-    }
-    for name in &refused {
-        let (status, body) = signed_call(
-            &server.addr,
-            &key,
-            &secret,
-            "GetUser",
-            &[("UserName", name)],
-        );
-        assert_eq!(status, 404, "refused {name} half-written: {body}");
-    }
+    users_answer(&server.addr, &key, &secret, acknowledged.iter(), 200);
+    users_answer(&server.addr, &key, &secret, refused.iter(), 404);
     std::thread::sleep(Duration::from_millis(800));
     drop(server);
     let (code, report) = audit(&data, &["verify"]);
@@ -1425,4 +1398,18 @@ fn a_full_disk_fails_writes_cleanly_and_service_resumes_when_space_returns() {
         "ok\n0\n",
         "{check:?}"
     );
+}
+
+/// GetUser of each name answers `status` (200: the user exists; 404: not even in part).
+fn users_answer<'a>(
+    addr: &str,
+    key: &str,
+    secret: &str,
+    names: impl Iterator<Item = &'a String>,
+    status: u16,
+) {
+    for name in names {
+        let (got, body) = signed_call(addr, key, secret, "GetUser", &[("UserName", name)]);
+        assert_eq!(got, status, "GetUser {name}: {body}");
+    }
 }

@@ -53,6 +53,14 @@ async fn insert(tx: &mut super::WriteTx, s: &ConsoleSession) -> Result<(), Store
     Ok(())
 }
 
+async fn delete(tx: &mut super::WriteTx, token_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl ConsoleRepo for SqlStore {
     async fn create_console_session(
@@ -62,10 +70,7 @@ impl ConsoleRepo for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         if let Some(old) = replaces {
-            sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
+            delete(&mut tx, old).await?;
         }
         insert(&mut tx, s).await?;
         tx.commit().await
@@ -100,10 +105,7 @@ impl ConsoleRepo for SqlStore {
 
     async fn delete_console_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?;
+        delete(&mut tx, token_hash).await?;
         tx.commit().await
     }
 
@@ -127,10 +129,7 @@ impl ConsoleRepo for SqlStore {
             return Err(StoreError::NotFound(Entity::User));
         }
         if let Some(old) = replaces {
-            sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
+            delete(&mut tx, old).await?;
         }
         insert(&mut tx, s).await?;
         tx.commit().await
