@@ -973,18 +973,15 @@ async fn change_password(
             if policy.require_symbols { ", a symbol" } else { "" },
         )));
     }
-    // The current password never counts as new; PasswordReusePrevention adds older ones.
-    let keep = u32::try_from(policy.password_reuse_prevention.max(1)).unwrap_or(24);
-    let history = store
-        .list_password_history(&session.account_id, &session.user_name, keep)
-        .await?;
-    let hashes: Vec<String> = history.into_iter().map(|h| h.password_hash).collect();
-    let candidate = new.clone();
-    let reused =
-        tokio::task::spawn_blocking(move || hashes.iter().any(|h| verify_password(&candidate, h)))
-            .await
-            .unwrap_or(true);
-    if reused {
+    if let Some(keep) = crate::ram::people::reused(
+        store,
+        &session.account_id,
+        &session.user_name,
+        &policy,
+        &new,
+    )
+    .await?
+    {
         return Ok(Err(format!(
             "The new password must differ from the last {keep} password(s)."
         )));

@@ -632,3 +632,51 @@ async fn an_expired_password_under_hard_expiry_needs_an_administrator() {
         ["", "PasswordExpired"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_password_through_the_api_follows_the_policy() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let erin = s.user_with_key(&root, "erin").await;
+    s.call(
+        &root,
+        "CreateLoginProfile",
+        &[("UserName", "erin"), ("Password", PASSWORD)],
+    )
+    .await
+    .ok();
+    s.call(&root, "SetPasswordPolicy", &[("PasswordReusePrevention", "2")])
+        .await
+        .ok();
+    let change = |old: &'static str, new: &'static str| {
+        let (s, erin) = (&s, &erin);
+        async move {
+            s.call(
+                erin,
+                "ChangePassword",
+                &[("OldPassword", old), ("NewPassword", new)],
+            )
+            .await
+        }
+    };
+    change("Not-The-Password-1", "Second-Pass-2")
+        .await
+        .err(400, "InvalidParameter.OldPassword");
+    change(PASSWORD, "short")
+        .await
+        .err(400, "InvalidParameter.Password.TooWeak");
+    change(PASSWORD, PASSWORD)
+        .await
+        .err(400, "InvalidParameter.Password.Reused");
+    change(PASSWORD, "Second-Pass-2").await.ok();
+    // The one before is still among the last two.
+    change("Second-Pass-2", PASSWORD)
+        .await
+        .err(400, "InvalidParameter.Password.Reused");
+    change("Second-Pass-2", "Third-Pass-3").await.ok();
+    let mut b = Browser::new(&s);
+    let page = b
+        .sign_in(&format!("erin@{}", root.account_id), "Third-Pass-3")
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/console"));
+}

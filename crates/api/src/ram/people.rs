@@ -190,6 +190,29 @@ pub(crate) fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::internal_error())
 }
 
+/// `Some(n)` when `new` is the user's current password or one of the `n` newest it had (the
+/// policy's `PasswordReusePrevention`, at least the current one).
+pub(crate) async fn reused(
+    store: &dyn rampart_store::Store,
+    account: &rampart_model::AccountId,
+    user_name: &str,
+    policy: &PasswordPolicy,
+    new: &str,
+) -> Result<Option<u32>, rampart_store::StoreError> {
+    let keep = u32::try_from(policy.password_reuse_prevention.clamp(1, 24)).unwrap_or(24);
+    let history = store
+        .list_password_history(account, user_name, keep)
+        .await?;
+    let hashes: Vec<String> = history.into_iter().map(|h| h.password_hash).collect();
+    let candidate = new.to_owned();
+    // argon2 is tens of milliseconds per hash: off the async workers.
+    let found =
+        tokio::task::spawn_blocking(move || hashes.iter().any(|h| verify_password(&candidate, h)))
+            .await
+            .unwrap_or(true);
+    Ok(found.then_some(keep))
+}
+
 pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
@@ -308,7 +331,18 @@ pub fn change_password(call: &Call) -> HandlerFuture<'_> {
                 400,
             ));
         }
-        password_policy(call).await?.check(new)?;
+        let policy = password_policy(call).await?;
+        policy.check(new)?;
+        if let Some(keep) = reused(call.store.as_ref(), account, user_name, &policy, new)
+            .await
+            .map_err(store_error)?
+        {
+            return Err(ApiError::new(
+                "InvalidParameter.Password.Reused",
+                format!("The new password must differ from the last {keep} password(s)."),
+                400,
+            ));
+        }
         let update = LoginProfileUpdate {
             password_hash: Some(hash_password(new)?),
             password_reset_required: Some(false),
