@@ -645,9 +645,13 @@ async fn change_password_through_the_api_follows_the_policy() {
     )
     .await
     .ok();
-    s.call(&root, "SetPasswordPolicy", &[("PasswordReusePrevention", "2")])
-        .await
-        .ok();
+    s.call(
+        &root,
+        "SetPasswordPolicy",
+        &[("PasswordReusePrevention", "2")],
+    )
+    .await
+    .ok();
     let change = |old: &'static str, new: &'static str| {
         let (s, erin) = (&s, &erin);
         async move {
