@@ -145,15 +145,7 @@ impl BodyFields {
         let event_time = Timestamp::parse(&text(&["eventTime"]))
             .map_err(|_| AuditBodyError("eventTime is not a time".into()))?
             .unix_secs();
-        let mut resources = Vec::new();
-        if let Some(map) = event.get("referencedResources").and_then(Value::as_object) {
-            for (kind, names) in map {
-                for name in names.as_array().into_iter().flatten() {
-                    resources.push((kind.clone(), name.as_str().unwrap_or_default().to_owned()));
-                }
-            }
-        }
-        resources.sort();
+        let resources = referenced_resources(event);
         Ok(Self {
             event_id,
             account_id,
@@ -168,6 +160,20 @@ impl BodyFields {
             resources,
         })
     }
+}
+
+/// The `(type, name)` pairs of an event's `referencedResources`, sorted.
+pub fn referenced_resources(event: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(map) = event.get("referencedResources").and_then(Value::as_object) {
+        for (kind, names) in map {
+            for name in names.as_array().into_iter().flatten() {
+                out.push((kind.clone(), name.as_str().unwrap_or_default().to_owned()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The hash of link `seq` of `account_id`'s chain, in lower-case hex.

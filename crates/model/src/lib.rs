@@ -41,8 +41,8 @@ mod secret;
 mod time;
 
 pub use audit::{
-    chain_hash, seal as seal_chain, AuditBodyError, AuditRecord, ChainHead, ChainProblem,
-    ChainReport, ChainRow, ChainVerifier, GENESIS_HASH,
+    chain_hash, referenced_resources, seal as seal_chain, AuditBodyError, AuditRecord, ChainHead,
+    ChainProblem, ChainReport, ChainRow, ChainVerifier, GENESIS_HASH,
 };
 pub use entity::{AccessKey, AccessKeyStatus, Account, KeyOwner, NewAccessKey, StatusError, User};
 pub use federation::{

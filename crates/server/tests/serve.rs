@@ -1110,21 +1110,7 @@ fn kill_9_during_writes_loses_no_acknowledged_change() {
         }
     }
     // The file itself: intact, and no row points at a missing one.
-    let check = Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
-             print(c.execute('PRAGMA integrity_check').fetchone()[0]); \
-             print(len(c.execute('PRAGMA foreign_key_check').fetchall()))",
-        )
-        .arg(data.join("rampart.db"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout),
-        "ok\n0\n",
-        "{check:?}"
-    );
+    assert_sqlite_intact(&data.join("rampart.db"));
 }
 
 /// `rampart audit ARGS --data-dir DATA`: exit code and stdout.
@@ -1383,21 +1369,7 @@ fn a_full_disk_fails_writes_cleanly_and_service_resumes_when_space_returns() {
     drop(server);
     let (code, report) = audit(&data, &["verify"]);
     assert_eq!(code, 0, "{report}");
-    let check = Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
-             print(c.execute('PRAGMA integrity_check').fetchone()[0]); \
-             print(len(c.execute('PRAGMA foreign_key_check').fetchall()))",
-        )
-        .arg(data.join("rampart.db"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout),
-        "ok\n0\n",
-        "{check:?}"
-    );
+    assert_sqlite_intact(&data.join("rampart.db"));
 }
 
 /// GetUser of each name answers `status` (200: the user exists; 404: not even in part).
@@ -1412,4 +1384,24 @@ fn users_answer<'a>(
         let (got, body) = signed_call(addr, key, secret, "GetUser", &[("UserName", name)]);
         assert_eq!(got, status, "GetUser {name}: {body}");
     }
+}
+
+/// The SQLite file passes `integrity_check` and `foreign_key_check` (no orphan rows), read by
+/// python3's sqlite3 rather than by Rampart.
+fn assert_sqlite_intact(db: &Path) {
+    let check = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             print(c.execute('PRAGMA integrity_check').fetchone()[0]); \
+             print(len(c.execute('PRAGMA foreign_key_check').fetchall()))",
+        )
+        .arg(db)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "ok\n0\n",
+        "{check:?}"
+    );
 }

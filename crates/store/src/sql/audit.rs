@@ -144,25 +144,12 @@ fn record(row: &AnyRow) -> Result<(i64, AuditRecord), StoreError> {
     ))
 }
 
-/// The `(type, name)` pairs of a body's `referencedResources`, sorted; none if it does not
-/// parse (verification then reports the event).
+/// The `(type, name)` pairs of a body's `referencedResources`; none if it does not parse
+/// (verification then reports the event).
 fn serde_resources(body: &str) -> Vec<(String, String)> {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    if let Some(map) = value
-        .get("referencedResources")
-        .and_then(serde_json::Value::as_object)
-    {
-        for (kind, names) in map {
-            for name in names.as_array().into_iter().flatten() {
-                out.push((kind.clone(), name.as_str().unwrap_or_default().to_owned()));
-            }
-        }
-    }
-    out.sort();
-    out
+    serde_json::from_str::<serde_json::Value>(body)
+        .map(|v| rampart_model::referenced_resources(&v))
+        .unwrap_or_default()
 }
 
 fn head(row: &AnyRow) -> Result<ChainHead, StoreError> {
