@@ -31,7 +31,7 @@ pub async fn authenticate(
     request: &ClassifiedRequest,
     now: Timestamp,
 ) -> Result<(Principal, i64), ApiError> {
-    if matches!(request.scheme(), Scheme::Anonymous) {
+    if matches!(request.scheme(), Scheme::Anonymous | Scheme::Session) {
         return Err(ApiError::missing_parameter("AccessKeyId"));
     }
     let key_id = request

@@ -31,6 +31,9 @@ pub struct RequestFacts {
     pub source_ip: Option<IpAddr>,
     pub secure: bool,
     pub now: Timestamp,
+    /// Whether the caller proved MFA for this request: a console session that passed it.
+    /// Role sessions carry their own flag.
+    pub mfa: bool,
 }
 
 #[derive(Clone)]
@@ -93,7 +96,7 @@ impl Authorizer {
                 user_id,
                 user_name,
             } => {
-                context.insert("acs:MFAPresent", "false");
+                context.insert("acs:MFAPresent", if facts.mfa { "true" } else { "false" });
                 let set = self
                     .principal_policies(
                         store,
@@ -109,7 +112,8 @@ impl Authorizer {
                 account_id,
                 session,
             } => {
-                context.insert("acs:MFAPresent", if session.mfa { "true" } else { "false" });
+                let mfa = session.mfa || facts.mfa;
+                context.insert("acs:MFAPresent", if mfa { "true" } else { "false" });
                 // Looked up live on every request (through the epoch): detaching a policy
                 // from the role takes effect on its sessions at once.
                 let set = self

@@ -113,6 +113,9 @@ pub struct Call {
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the request came over TLS.
     pub secure: bool,
+    /// Whether the caller proved MFA for this call: a console session that passed it (role
+    /// sessions carry their own flag in their claims).
+    pub mfa: bool,
 }
 
 impl Call {

@@ -14,7 +14,7 @@ use crate::authz::{Authorizer, RequestFacts};
 use crate::call::{Call, Principal};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::nonce::NonceBatcher;
-use crate::product::{product_for, Access, Product};
+use crate::product::{product_for, Access, ActionSpec, Product};
 use crate::state::{ApiOptions, State};
 use crate::throttle::Limiter;
 
@@ -44,6 +44,23 @@ struct Audited {
     resources: Vec<String>,
     /// Set once the handler runs: carries the event into the call's first change.
     slot: Option<Arc<AuditSlot>>,
+}
+
+type Outcome = Result<(ResponseFormat, &'static str, crate::product::Body), Failure>;
+
+/// Who a call is, once established: by a signature, or by a console session.
+struct Identity {
+    principal: Principal,
+    /// The account's authorization epoch, for the policy-set cache.
+    epoch: i64,
+    /// Whether the caller proved MFA (a console session that passed it).
+    mfa: bool,
+}
+
+fn new_request_id() -> String {
+    RequestId::generate()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned())
 }
 
 /// Where an error is reported from: which product's host, if known yet.
@@ -106,39 +123,18 @@ impl Api {
     pub async fn handle(&self, request: HttpRequest) -> HttpResponse {
         // RPC calls are all at `/`; the console has paths of its own.
         if request.raw.path != "/" {
-            if let Some(page) = crate::console::route(&self.state, &request).await {
+            if let Some(page) = crate::console::route(self, &request).await {
                 return page;
             }
         }
-        let request_id = RequestId::generate()
-            .map(|id| id.to_string())
-            .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned());
+        let request_id = new_request_id();
         let started = std::time::Instant::now();
         let mut seen = Seen::default();
         let mut headers = Vec::with_capacity(2);
-        let mut outcome = self.run(&request, &request_id, &mut seen).await;
-        if let Some(audited) = seen.audit.take() {
-            let product = audited.product;
-            if let Err(e) = self.record(&request, &request_id, audited, &outcome).await {
-                // Fail closed: a call the trail cannot show did not happen, as far as the
-                // caller knows (a change already committed carries its own event).
-                tracing::warn!(error = %e, "audit event not recorded");
-                let format = match &outcome {
-                    Ok((format, _, _)) => *format,
-                    Err(f) => f.format,
-                };
-                outcome = Err(Failure {
-                    error: crate::errors::store_error(e),
-                    product: Some(product),
-                    format,
-                    retry_after_ms: None,
-                });
-            }
-        }
-        let code = outcome.as_ref().err().map(|f| f.error.code_cow());
-        self.state
-            .metrics
-            .request(seen.product, seen.action, code, started.elapsed());
+        let outcome = self.run(&request, &request_id, &mut seen).await;
+        let outcome = self
+            .conclude(&request, &request_id, seen, outcome, started)
+            .await;
         let (status, content_type, body) = match outcome {
             Ok((format, action, body)) => {
                 let r = render_success(format, action, &request_id, &body);
@@ -173,12 +169,104 @@ impl Api {
         }
     }
 
-    async fn run(
+    /// What every call does after it ran: its audit event (failing the call closed when the
+    /// event cannot be written) and its metrics.
+    async fn conclude(
         &self,
         http: &HttpRequest,
         request_id: &str,
-        seen: &mut Seen,
-    ) -> Result<(ResponseFormat, &'static str, crate::product::Body), Failure> {
+        mut seen: Seen,
+        mut outcome: Outcome,
+        started: std::time::Instant,
+    ) -> Outcome {
+        if let Some(audited) = seen.audit.take() {
+            let product = audited.product;
+            if let Err(e) = self.record(http, request_id, audited, &outcome).await {
+                // Fail closed: a call the trail cannot show did not happen, as far as the
+                // caller knows (a change already committed carries its own event).
+                tracing::warn!(error = %e, "audit event not recorded");
+                let format = match &outcome {
+                    Ok((format, _, _)) => *format,
+                    Err(f) => f.format,
+                };
+                outcome = Err(Failure {
+                    error: crate::errors::store_error(e),
+                    product: Some(product),
+                    format,
+                    retry_after_ms: None,
+                });
+            }
+        }
+        let code = outcome.as_ref().err().map(|f| f.error.code_cow());
+        self.state
+            .metrics
+            .request(seen.product, seen.action, code, started.elapsed());
+        outcome
+    }
+
+    /// A console page's call for its signed-in person: the same action table, the same
+    /// authorization (with `acs:MFAPresent` from the session) and the same audit trail as a
+    /// signed call, so no page can do what the API would refuse.
+    pub(crate) async fn invoke(
+        &self,
+        http: &HttpRequest,
+        principal: Principal,
+        mfa: bool,
+        version: &str,
+        action: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<crate::product::Body, ApiError> {
+        let request_id = new_request_id();
+        let started = std::time::Instant::now();
+        let mut seen = Seen::default();
+        let fail = |error: ApiError| Failure {
+            error,
+            product: None,
+            format: ResponseFormat::Json,
+            retry_after_ms: None,
+        };
+        let found = product_for(version).and_then(|p| Some((p, p.action(action)?)));
+        let Some((product, spec)) = found else {
+            return Err(ApiError::invalid_action());
+        };
+        seen.product = Some(product.name);
+        seen.action = Some(spec.name);
+        let outcome = match rampart_wire::Params::from_pairs(params) {
+            Ok(params) => {
+                let request = rampart_wire::ClassifiedRequest::for_session(action, version, params);
+                let epoch = match principal.account_id() {
+                    Some(account) => self.state.store.authz_epoch(account).await,
+                    None => Ok(0),
+                };
+                match epoch {
+                    Ok(epoch) => {
+                        let identity = Identity {
+                            principal,
+                            epoch,
+                            mfa,
+                        };
+                        self.execute(
+                            http,
+                            &request_id,
+                            &mut seen,
+                            (product, spec, ResponseFormat::Json),
+                            request,
+                            identity,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(fail(crate::errors::store_error(e))),
+                }
+            }
+            Err(e) => Err(fail(e.into())),
+        };
+        let outcome = self
+            .conclude(http, &request_id, seen, outcome, started)
+            .await;
+        outcome.map(|(_, _, body)| body).map_err(|f| f.error)
+    }
+
+    async fn run(&self, http: &HttpRequest, request_id: &str, seen: &mut Seen) -> Outcome {
         let raw = &http.raw;
         // Until the request is classified, answer in the format it seems to ask for.
         let guessed = negotiate_format(None, raw.header("accept")).unwrap_or(ResponseFormat::Json);
@@ -227,6 +315,45 @@ impl Api {
                 .take(key_id, now)
                 .map_err(|t| throttled(t, Some(product), format))?;
         }
+        let identity = Identity {
+            principal,
+            epoch,
+            mfa: false,
+        };
+        self.execute(
+            http,
+            request_id,
+            seen,
+            (product, action, format),
+            request,
+            identity,
+        )
+        .await
+    }
+
+    /// From an authenticated caller on: the event, authorization by the action's table row,
+    /// then the handler.
+    async fn execute(
+        &self,
+        http: &HttpRequest,
+        request_id: &str,
+        seen: &mut Seen,
+        (product, action, format): (&'static Product, &'static ActionSpec, ResponseFormat),
+        request: rampart_wire::ClassifiedRequest,
+        identity: Identity,
+    ) -> Outcome {
+        let fail = |error: ApiError, product, format| Failure {
+            error,
+            product,
+            format,
+            retry_after_ms: None,
+        };
+        let now = self.state.clock.now();
+        let Identity {
+            principal,
+            epoch,
+            mfa,
+        } = identity;
         if let Some(account_id) = audit_account(&principal, &request) {
             seen.audit = Some(Audited {
                 product,
@@ -250,6 +377,7 @@ impl Api {
             now,
             source_ip: http.source_ip,
             secure: http.secure,
+            mfa,
         };
         let (permission, resources, preference) = match action.access {
             Access::Authorized {
@@ -281,6 +409,7 @@ impl Api {
                     source_ip: http.source_ip,
                     secure: http.secure,
                     now,
+                    mfa,
                 };
                 let decided = self
                     .state
@@ -392,7 +521,7 @@ impl Api {
         http: &HttpRequest,
         request_id: &str,
         audited: Audited,
-        outcome: &Result<(ResponseFormat, &'static str, crate::product::Body), Failure>,
+        outcome: &Outcome,
     ) -> Result<(), rampart_store::StoreError> {
         let error = outcome.as_ref().err().map(|f| &f.error);
         // Refused before authorization, to protect the server: not a call of the account's.

@@ -68,6 +68,7 @@ pub struct Metrics {
     sts_issued: Family<ActionLabels, Counter>,
     cache: Family<CacheLabels, Counter>,
     sign_ins: Family<OutcomeLabels, Counter>,
+    password_checks: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,6 +123,12 @@ impl Default for Metrics {
             "Console sign-in attempts, by outcome: success, mfa_required, or the reason refused",
             sign_ins.clone(),
         );
+        let password_checks = Counter::default();
+        registry.register(
+            "console_password_checks",
+            "argon2id password verifications run by sign-ins (real or, for unknown names, dummy)",
+            password_checks.clone(),
+        );
         Self {
             registry,
             requests,
@@ -130,6 +137,7 @@ impl Default for Metrics {
             sts_issued,
             cache,
             sign_ins,
+            password_checks,
         }
     }
 }
@@ -166,6 +174,10 @@ impl Metrics {
         self.sign_ins
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    pub(crate) fn password_check(&self) {
+        self.password_checks.inc();
     }
 
     pub(crate) fn sts_issued(&self, action: &'static str) {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rampart_api::{HttpRequest, HttpResponse};
 use rampart_model::Clock;
-use rampart_store::{AuditQuery, AuditRepo};
+use rampart_store::{AuditQuery, AuditRepo, ConsoleRepo};
 use rampart_wire::{percent_encode, RawRequest};
 use serde_json::Value;
 use support::{Client, Server};
@@ -57,7 +57,8 @@ impl<'a> Browser<'a> {
     }
 
     async fn send(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Page {
-        let mut raw = RawRequest::new(method, path, "");
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut raw = RawRequest::new(method, path, query);
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
                 .cookies
@@ -682,5 +683,664 @@ async fn change_password_through_the_api_follows_the_policy() {
     let page = b
         .sign_in(&format!("erin@{}", root.account_id), "Third-Pass-3")
         .await;
+    assert_eq!(page.location.as_deref(), Some("/console"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The signed-in console: root, MFA, AccessKeys and administration
+
+/// The value of a hidden or visible field `name` in a page.
+fn hidden_value(page: &Page, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {}", page.body));
+    let rest = &page.body[at + marker.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn password_checks(s: &Server) -> u64 {
+    let metrics = s.api.state().metrics.render();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("rampart_console_password_checks_total "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// Binds a virtual MFA device through the console's pages, as the signed-in person does:
+/// returns the seed (Base32) and the device name TOTP labels use.
+async fn bind_mfa_on_console(s: &Server, b: &mut Browser<'_>, account: &str) -> (String, String) {
+    let mfa = b.send("GET", "/console/mfa", &[]).await;
+    assert_eq!(mfa.status, 200, "{}", mfa.body);
+    assert!(mfa.body.contains("id=\"mfa-none\""));
+    let enrol = b
+        .send("POST", "/console/mfa/new", &[("csrf", &mfa.csrf())])
+        .await;
+    assert_eq!(enrol.status, 200, "{}", enrol.body);
+    assert!(
+        enrol.body.contains("src=\"data:image/png;base64,iVBOR"),
+        "a PNG QR code"
+    );
+    let seed = hidden_value(&enrol, "seed");
+    let serial = hidden_value(&enrol, "serial");
+    let name = serial.rsplit('/').next().unwrap().to_owned();
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    let code = |secs| totp_at(&seed, account, &name, secs);
+    let fields = |c1: String, c2: String| {
+        vec![
+            ("csrf".to_owned(), enrol.csrf()),
+            ("serial".to_owned(), serial.clone()),
+            ("seed".to_owned(), seed.clone()),
+            ("qr".to_owned(), hidden_value(&enrol, "qr")),
+            ("sealed".to_owned(), hidden_value(&enrol, "sealed")),
+            ("code1".to_owned(), c1),
+            ("code2".to_owned(), c2),
+        ]
+    };
+    // Two codes that are not consecutive are refused, and the form comes back.
+    let wrong = fields(code(now - 60), code(now));
+    let wrong: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let again = b.send("POST", "/console/mfa/bind", &wrong).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("id=\"mfa-qr\""));
+    let right = fields(code(now - 30), code(now));
+    let right: Vec<(&str, &str)> = right
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let bound = b.send("POST", "/console/mfa/bind", &right).await;
+    assert_eq!(bound.status, 200, "{}", bound.body);
+    assert!(
+        bound.body.contains("The MFA device is bound."),
+        "{}",
+        bound.body
+    );
+    assert!(bound
+        .body
+        .contains(&format!("<code id=\"mfa-serial\">{serial}</code>")));
+    (seed, name)
+}
+
+/// Signs out through the console's form.
+async fn sign_out(b: &mut Browser<'_>) {
+    let home = b.send("GET", "/console", &[]).await;
+    let out = b.send("POST", "/logout", &[("csrf", &home.csrf())]).await;
+    assert_eq!(out.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_names_and_wrong_passwords_cost_one_argon2_verification_each() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    user_with_password(&s, &root, "alice").await;
+    let mut b = Browser::new(&s);
+    let tries = [
+        format!("alice@{}", root.account_id),   // wrong password
+        format!("mallory@{}", root.account_id), // no such user
+        "alice@0000000000000000".to_owned(),    // no such account
+        "no-such-alias".to_owned(),             // no such account (root form)
+        root.account_id.clone(),                // a root identity without a password
+    ];
+    for (i, logon) in tries.iter().enumerate() {
+        let before = password_checks(&s);
+        let page = b.sign_in(logon, "Wrong-Password-1").await;
+        assert_eq!(page.status, 401, "{logon}");
+        assert!(page
+            .body
+            .contains("The logon name or password is incorrect."));
+        assert_eq!(password_checks(&s), before + 1, "attempt {i} ({logon})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_identity_signs_in_with_its_own_password_and_mfa() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let account = rampart_model::AccountId::parse(&root.account_id).unwrap();
+    // Too short for a root password.
+    assert!(matches!(
+        rampart_api::console::set_root_password(&s.store, &account, "short", s.clock.now()).await,
+        Err(rampart_api::console::RootPasswordError::Length)
+    ));
+    rampart_api::console::set_root_password(&s.store, &account, PASSWORD, s.clock.now())
+        .await
+        .unwrap();
+    s.call(&root, "SetAccountAlias", &[("AccountAlias", "acme-corp")])
+        .await
+        .ok();
+
+    let mut b = Browser::new(&s);
+    assert_eq!(
+        b.sign_in(&root.account_id, "Wrong-Password-1").await.status,
+        401
+    );
+    // The alias in IMS's default-domain form names the account too.
+    let page = b.sign_in("acme-corp.onaliyun.com", PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/console"), "{}", page.body);
+    let home = b.send("GET", "/console", &[]).await;
+    assert!(home
+        .body
+        .contains("<strong id=\"who\">root</strong> (root identity)"));
+    assert!(home.body.contains(&format!(
+        "<code id=\"arn\">acs:ram::{}:root</code>",
+        root.account_id
+    )));
+    let events = sign_in_events(&s, &root.account_id).await;
+    assert_eq!(codes(&events), ["InvalidPassword", ""]);
+    assert_eq!(events[1]["userIdentity"]["type"], "root-account");
+
+    let (seed, name) = bind_mfa_on_console(&s, &mut b, &root.account_id).await;
+    assert_eq!(name, "root");
+    assert!(s
+        .store
+        .get_root_login(&account)
+        .await
+        .unwrap()
+        .unwrap()
+        .mfa
+        .is_some());
+    sign_out(&mut b).await;
+
+    let step = b.sign_in(&root.account_id, PASSWORD).await;
+    assert_eq!(
+        step.location.as_deref(),
+        Some("/login/mfa"),
+        "{}",
+        step.body
+    );
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    // The code that proved the device at binding does not open a session.
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    let used = totp_at(&seed, &root.account_id, "root", now);
+    let replay = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &form.csrf()), ("code", &used)],
+        )
+        .await;
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    s.clock.advance(Duration::from_secs(30));
+    let fresh = totp_at(&seed, &root.account_id, "root", now + 30);
+    let done = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &form.csrf()), ("code", &fresh)],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
+    let home = b.send("GET", "/console", &[]).await;
+    assert!(home.body.contains("<span id=\"mfa\">yes</span>"));
+
+    // The root identity changes its own password on the console.
+    let pw = b.send("GET", "/console/password", &[]).await;
+    let wrong_old = b
+        .send(
+            "POST",
+            "/console/password",
+            &[
+                ("csrf", &pw.csrf()),
+                ("old", "Not-The-Password-1"),
+                ("new", "Another-Password-2"),
+                ("confirm", "Another-Password-2"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_old.status, 400);
+    let changed = b
+        .send(
+            "POST",
+            "/console/password",
+            &[
+                ("csrf", &pw.csrf()),
+                ("old", PASSWORD),
+                ("new", "Another-Password-2"),
+                ("confirm", "Another-Password-2"),
+            ],
+        )
+        .await;
+    assert!(
+        changed.body.contains("Your password was changed."),
+        "{}",
+        changed.body
+    );
+
+    // Unbinding takes the MFA step away from the next sign-in.
+    let mfa = b.send("GET", "/console/mfa", &[]).await;
+    let unbound = b
+        .send("POST", "/console/mfa/unbind", &[("csrf", &mfa.csrf())])
+        .await;
+    assert!(unbound.body.contains("id=\"mfa-none\""), "{}", unbound.body);
+    sign_out(&mut b).await;
+    let page = b.sign_in(&root.account_id, "Another-Password-2").await;
+    assert_eq!(page.location.as_deref(), Some("/console"), "{}", page.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_actions_are_authorized_and_audited_like_the_api() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    user_with_password(&s, &root, "alice").await;
+    let mut b = Browser::new(&s);
+    let page = b
+        .sign_in(&format!("alice@{}.onaliyun.com", root.account_id), PASSWORD)
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/console"), "{}", page.body);
+
+    // No policy yet: a clear refusal, and nothing done.
+    let refused = b.send("GET", "/console/users", &[]).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("id=\"refusal\""));
+    assert!(
+        refused.body.contains("<code>ram:ListUsers</code>"),
+        "{}",
+        refused.body
+    );
+    let csrf = refused.csrf();
+    let create = b
+        .send(
+            "POST",
+            "/console/users",
+            &[("csrf", &csrf), ("name", "bob")],
+        )
+        .await;
+    assert_eq!(create.status, 403);
+    assert!(create.body.contains("<code>ram:CreateUser</code>"));
+    s.call(&root, "GetUser", &[("UserName", "bob")])
+        .await
+        .err(404, "EntityNotExist.User");
+
+    s.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMFullAccess"),
+            ("UserName", "alice"),
+        ],
+    )
+    .await
+    .ok();
+    // Effective at once: the console reads the same policy cache epoch as the API.
+    let users = b.send("GET", "/console/users", &[]).await;
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.body.contains(">alice</a>"));
+    let created = b
+        .send(
+            "POST",
+            "/console/users",
+            &[("csrf", &csrf), ("name", "bob"), ("display", "Bob")],
+        )
+        .await;
+    assert!(
+        created.body.contains("Created user bob."),
+        "{}",
+        created.body
+    );
+    assert_eq!(
+        s.call(&root, "GetUser", &[("UserName", "bob")]).await.ok()["User"]["DisplayName"],
+        "Bob"
+    );
+    let dup = b
+        .send(
+            "POST",
+            "/console/users",
+            &[("csrf", &csrf), ("name", "bob")],
+        )
+        .await;
+    assert_eq!(dup.status, 400);
+    assert!(
+        dup.body.contains("EntityAlreadyExists.User"),
+        "{}",
+        dup.body
+    );
+
+    // Attach and detach on the user's page.
+    let attach = b
+        .send(
+            "POST",
+            "/console/attach",
+            &[
+                ("csrf", &csrf),
+                ("kind", "user"),
+                ("name", "bob"),
+                ("policy", "ReadOnlyAccess"),
+                ("type", "System"),
+            ],
+        )
+        .await;
+    assert!(
+        attach.body.contains("Attached ReadOnlyAccess."),
+        "{}",
+        attach.body
+    );
+    let listed = s
+        .call(&root, "ListPoliciesForUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    assert_eq!(
+        listed["Policies"]["Policy"][0]["PolicyName"],
+        "ReadOnlyAccess"
+    );
+    let page = b.send("GET", "/console/user?name=bob", &[]).await;
+    assert!(page.body.contains("<td>ReadOnlyAccess</td>"));
+    let detach = b
+        .send(
+            "POST",
+            "/console/detach",
+            &[
+                ("csrf", &csrf),
+                ("kind", "user"),
+                ("name", "bob"),
+                ("policy", "ReadOnlyAccess"),
+                ("type", "System"),
+            ],
+        )
+        .await;
+    assert!(
+        detach.body.contains("Detached ReadOnlyAccess."),
+        "{}",
+        detach.body
+    );
+    let listed = s
+        .call(&root, "ListPoliciesForUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    assert_eq!(listed["Policies"]["Policy"].as_array().unwrap().len(), 0);
+
+    // Groups, roles and policies are created the same way.
+    let group = b
+        .send(
+            "POST",
+            "/console/groups",
+            &[("csrf", &csrf), ("name", "ops")],
+        )
+        .await;
+    assert!(group.body.contains("Created group ops."), "{}", group.body);
+    let trust = format!(
+        "{{\"Version\":\"1\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\
+         \"Principal\":{{\"RAM\":[\"acs:ram::{}:root\"]}}}}]}}",
+        root.account_id
+    );
+    let role = b
+        .send(
+            "POST",
+            "/console/roles",
+            &[("csrf", &csrf), ("name", "deployer"), ("document", &trust)],
+        )
+        .await;
+    assert!(
+        role.body.contains("Created role deployer."),
+        "{}",
+        role.body
+    );
+    let bad = b
+        .send(
+            "POST",
+            "/console/policies",
+            &[
+                ("csrf", &csrf),
+                ("name", "broken"),
+                ("document", "{not json"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("MalformedPolicyDocument"), "{}", bad.body);
+    s.call(
+        &root,
+        "GetPolicy",
+        &[("PolicyName", "broken"), ("PolicyType", "Custom")],
+    )
+    .await
+    .err(404, "EntityNotExist.Policy");
+
+    // The trail shows who did it, from the console (no AccessKey).
+    let events = s
+        .store
+        .search_audit_events(&AuditQuery {
+            account_id: Some(root.account_id.clone()),
+            event_name: Some("CreateUser".into()),
+            oldest_first: true,
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let bodies: Vec<Value> = events
+        .iter()
+        .map(|r| serde_json::from_str(&r.record.body).unwrap())
+        .collect();
+    let by_alice: Vec<&Value> = bodies
+        .iter()
+        .filter(|e| e["userIdentity"]["userName"] == "alice")
+        .collect();
+    assert_eq!(by_alice.len(), 3, "{bodies:?}");
+    assert_eq!(by_alice[0]["errorCode"], "NoPermission");
+    assert_eq!(by_alice[1]["requestParameters"]["UserName"], "bob");
+    assert_eq!(by_alice[2]["errorCode"], "EntityAlreadyExists.User");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_present_is_true_only_in_sessions_that_passed_mfa() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    user_with_password(&s, &root, "alice").await;
+    let policy = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:ListUsers",
+        "Resource":"*","Condition":{"Bool":{"acs:MFAPresent":"true"}}}]}"#;
+    s.call(
+        &root,
+        "CreatePolicy",
+        &[("PolicyName", "ListWithMfa"), ("PolicyDocument", policy)],
+    )
+    .await
+    .ok();
+    s.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("PolicyType", "Custom"),
+            ("PolicyName", "ListWithMfa"),
+            ("UserName", "alice"),
+        ],
+    )
+    .await
+    .ok();
+    let logon = format!("alice@{}", root.account_id);
+    let mut b = Browser::new(&s);
+    b.sign_in(&logon, PASSWORD).await;
+    let refused = b.send("GET", "/console/users", &[]).await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("did not pass MFA"),
+        "{}",
+        refused.body
+    );
+
+    // Self-service binding (AllowUserToManageMFADevices is on by default).
+    let (seed, name) = bind_mfa_on_console(&s, &mut b, &root.account_id).await;
+    sign_out(&mut b).await;
+    s.clock.advance(Duration::from_secs(60));
+    b.sign_in(&logon, PASSWORD).await;
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    let code = totp_at(&seed, &root.account_id, &name, now);
+    let done = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &form.csrf()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
+    let allowed = b.send("GET", "/console/users", &[]).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    // The user's own device shows in RAM as bound to alice.
+    let info = s
+        .call(&root, "GetUserMFAInfo", &[("UserName", "alice")])
+        .await
+        .ok();
+    assert!(info["MFADevice"]["SerialNumber"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("mfa/{name}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_access_keys_follow_the_security_preference() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    user_with_password(&s, &root, "alice").await;
+    let mut b = Browser::new(&s);
+    b.sign_in(&format!("alice@{}", root.account_id), PASSWORD)
+        .await;
+    let keys = b.send("GET", "/console/keys", &[]).await;
+    // Listing one's own keys is not self-service by default either.
+    assert_eq!(keys.status, 403, "{}", keys.body);
+    let csrf = keys.csrf();
+    let refused = b
+        .send("POST", "/console/keys/create", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status, 403);
+    let listed = s
+        .call(&root, "ListAccessKeys", &[("UserName", "alice")])
+        .await
+        .ok();
+    assert_eq!(
+        listed["AccessKeys"]["AccessKey"].as_array().unwrap().len(),
+        0
+    );
+
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("AllowUserToManageAccessKeys", "true")],
+    )
+    .await
+    .ok();
+    let created = b
+        .send("POST", "/console/keys/create", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let secret_at = created.body.find("<code id=\"new-key-secret\">").unwrap() + 26;
+    let secret = &created.body[secret_at..secret_at + 30];
+    assert!(
+        secret.bytes().all(|c| c.is_ascii_alphanumeric()),
+        "{secret}"
+    );
+    let id_at = created.body.find("<code id=\"new-key-id\">").unwrap() + 22;
+    let id = created.body[id_at..id_at + 24].to_owned();
+    assert!(id.starts_with("LTAI"));
+    // Shown once: the list page never shows it again.
+    let again = b.send("GET", "/console/keys", &[]).await;
+    assert!(again.body.contains(&id) && !again.body.contains(secret));
+
+    let disable = b
+        .send(
+            "POST",
+            "/console/keys/status",
+            &[("csrf", &csrf), ("key", &id), ("status", "Inactive")],
+        )
+        .await;
+    assert_eq!(disable.location.as_deref(), Some("/console/keys"));
+    let listed = s
+        .call(&root, "ListAccessKeys", &[("UserName", "alice")])
+        .await
+        .ok();
+    assert_eq!(listed["AccessKeys"]["AccessKey"][0]["Status"], "Inactive");
+    let delete = b
+        .send(
+            "POST",
+            "/console/keys/delete",
+            &[("csrf", &csrf), ("key", &id)],
+        )
+        .await;
+    assert_eq!(delete.location.as_deref(), Some("/console/keys"));
+    let listed = s
+        .call(&root, "ListAccessKeys", &[("UserName", "alice")])
+        .await
+        .ok();
+    assert_eq!(
+        listed["AccessKeys"]["AccessKey"].as_array().unwrap().len(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_console_form_needs_its_csrf_token() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let account = rampart_model::AccountId::parse(&root.account_id).unwrap();
+    rampart_api::console::set_root_password(&s.store, &account, PASSWORD, s.clock.now())
+        .await
+        .unwrap();
+    let mut b = Browser::new(&s);
+    b.sign_in(&root.account_id, PASSWORD).await;
+    let before = s.call(&root, "ListUsers", &[]).await.ok()["Users"].clone();
+    let forms: [(&str, &[(&str, &str)]); 13] = [
+        (
+            "/console/password",
+            &[
+                ("old", PASSWORD),
+                ("new", "Xx-123456789"),
+                ("confirm", "Xx-123456789"),
+            ],
+        ),
+        ("/console/mfa/new", &[]),
+        (
+            "/console/mfa/bind",
+            &[("code1", "000000"), ("code2", "000000")],
+        ),
+        ("/console/mfa/unbind", &[]),
+        ("/console/keys/create", &[]),
+        (
+            "/console/keys/status",
+            &[("key", &root.key_id), ("status", "Inactive")],
+        ),
+        ("/console/keys/delete", &[("key", &root.key_id)]),
+        ("/console/users", &[("name", "forged")]),
+        ("/console/groups", &[("name", "forged")]),
+        ("/console/roles", &[("name", "forged"), ("document", "{}")]),
+        (
+            "/console/policies",
+            &[("name", "forged"), ("document", "{}")],
+        ),
+        (
+            "/console/attach",
+            &[
+                ("kind", "user"),
+                ("name", "x"),
+                ("policy", "ReadOnlyAccess"),
+            ],
+        ),
+        (
+            "/console/detach",
+            &[
+                ("kind", "user"),
+                ("name", "x"),
+                ("policy", "ReadOnlyAccess"),
+            ],
+        ),
+    ];
+    for (path, fields) in forms {
+        for csrf in [None, Some("forged-token")] {
+            let mut form: Vec<(&str, &str)> = fields.to_vec();
+            if let Some(token) = csrf {
+                form.push(("csrf", token));
+            }
+            let page = b.send("POST", path, &form).await;
+            assert_eq!(page.status, 403, "{path} {csrf:?}: {}", page.body);
+            assert!(page.body.contains("Nothing was done."));
+        }
+    }
+    assert_eq!(s.call(&root, "ListUsers", &[]).await.ok()["Users"], before);
+    // The root key still works (not disabled or deleted), and the password is unchanged.
+    sign_out(&mut b).await;
+    let page = b.sign_in(&root.account_id, PASSWORD).await;
     assert_eq!(page.location.as_deref(), Some("/console"));
 }

@@ -47,7 +47,10 @@ pub use repo::{
     Store, UserRepo, UserUpdate,
 };
 pub use repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
-pub use repo_console::{ConsoleRepo, ConsoleSession, SessionStage, COUNTED_SIGN_IN_FAILURES};
+pub use repo_console::{
+    ConsoleRepo, ConsoleSession, RootLogin, RootMfa, SessionIdentity, SessionStage,
+    COUNTED_SIGN_IN_FAILURES,
+};
 pub use repo_federation::{
     FederationRepo, NewOidcProvider, NewSamlProvider, OidcProviderUpdate, SamlMetadata,
     SamlProviderUpdate,

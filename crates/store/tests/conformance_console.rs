@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use rampart_model::{AccountId, AuditRecord, MasterKey, NewAccessKey, Timestamp};
 use rampart_store::{
-    AuditRepo, AuditSlot, ConsoleRepo, ConsoleSession, Entity, NewAccount, NewUser, SessionStage,
-    Store, StoreError, UserRepo,
+    AuditRepo, AuditSlot, ConsoleRepo, ConsoleSession, Entity, NewAccount, NewUser,
+    SessionIdentity, SessionStage, Store, StoreError, TotpUse, UserRepo,
 };
 use serde_json::json;
 use support::Backend;
@@ -23,6 +23,8 @@ conformance!(
     sessions_are_stored_touched_replaced_and_purged,
     a_sign_in_sets_last_login_with_its_event_and_session,
     failures_are_counted_from_the_trail,
+    root_credentials_are_set_bound_and_steps_move_forward,
+    root_and_role_sessions_keep_who_they_are,
 );
 
 fn t0() -> Timestamp {
@@ -63,6 +65,7 @@ fn session(account: &AccountId, token: &str, stage: SessionStage) -> ConsoleSess
         token_hash: token.to_owned(),
         account_id: account.clone(),
         user_name: "Alice".into(),
+        identity: SessionIdentity::User,
         stage,
         mfa: true,
         csrf: format!("csrf-{token}"),
@@ -208,4 +211,134 @@ async fn failures_are_counted_from_the_trail(b: &Backend) {
             .unwrap(),
         0
     );
+}
+
+async fn root_credentials_are_set_bound_and_steps_move_forward(b: &Backend) {
+    let acct = account_with_user(&b.store).await;
+    assert_eq!(b.store.get_root_login(&acct).await.unwrap(), None);
+    let unknown = AccountId::parse("9999999999999999").unwrap();
+    assert!(matches!(
+        b.store
+            .set_root_password(&unknown, "$argon2id$x", t0())
+            .await,
+        Err(StoreError::NotFound(Entity::Account))
+    ));
+    b.store
+        .set_root_password(&acct, "$argon2id$first", t0())
+        .await
+        .unwrap();
+    let later = t0().saturating_add(Duration::from_secs(60));
+    b.store
+        .set_root_password(&acct, "$argon2id$second", later)
+        .await
+        .unwrap();
+    let login = b.store.get_root_login(&acct).await.unwrap().unwrap();
+    assert_eq!(login.password_hash.as_deref(), Some("$argon2id$second"));
+    assert_eq!(login.update_date, later);
+    assert_eq!(login.mfa, None);
+
+    // No device: no step is ever fresh.
+    assert_eq!(
+        b.store.use_root_totp_step(&acct, 5).await.unwrap(),
+        TotpUse::Replayed
+    );
+    b.store
+        .bind_root_mfa(&acct, "acs:ram::x:mfa/root", &[1, 2, 3], later)
+        .await
+        .unwrap();
+    assert!(matches!(
+        b.store
+            .bind_root_mfa(&acct, "acs:ram::x:mfa/root", &[4], later)
+            .await,
+        Err(StoreError::AlreadyExists(Entity::UserMfaDevice))
+    ));
+    let mfa = b
+        .store
+        .get_root_login(&acct)
+        .await
+        .unwrap()
+        .unwrap()
+        .mfa
+        .unwrap();
+    assert_eq!(mfa.sealed_seed, vec![1, 2, 3]);
+    assert_eq!(mfa.activate_date, later);
+    // The password survives binding.
+    assert_eq!(
+        b.store
+            .get_root_login(&acct)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$second")
+    );
+    assert_eq!(
+        b.store.use_root_totp_step(&acct, 100).await.unwrap(),
+        TotpUse::Fresh
+    );
+    assert_eq!(
+        b.store.use_root_totp_step(&acct, 100).await.unwrap(),
+        TotpUse::Replayed
+    );
+    assert_eq!(
+        b.store.use_root_totp_step(&acct, 99).await.unwrap(),
+        TotpUse::Replayed
+    );
+    assert_eq!(
+        b.store.use_root_totp_step(&acct, 101).await.unwrap(),
+        TotpUse::Fresh
+    );
+
+    assert_eq!(
+        b.store.unbind_root_mfa(&acct, later).await.unwrap(),
+        "acs:ram::x:mfa/root"
+    );
+    assert!(matches!(
+        b.store.unbind_root_mfa(&acct, later).await,
+        Err(StoreError::NotFound(Entity::UserMfaDevice))
+    ));
+    // A device bound again starts its steps afresh.
+    b.store
+        .bind_root_mfa(&acct, "acs:ram::x:mfa/root", &[9], later)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.store.use_root_totp_step(&acct, 50).await.unwrap(),
+        TotpUse::Fresh
+    );
+}
+
+async fn root_and_role_sessions_keep_who_they_are(b: &Backend) {
+    let acct = account_with_user(&b.store).await;
+    let mut root = session(&acct, "r1", SessionStage::Active);
+    root.user_name = "root".into();
+    root.identity = SessionIdentity::Root;
+    b.store
+        .set_root_password(&acct, "$argon2id$p", t0())
+        .await
+        .unwrap();
+    let at = t0().saturating_add(Duration::from_secs(5));
+    b.store.complete_sign_in(&root, None, at).await.unwrap();
+    assert_eq!(b.store.get_console_session("r1").await.unwrap(), Some(root));
+    assert_eq!(
+        b.store
+            .get_root_login(&acct)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_date,
+        Some(at)
+    );
+
+    let mut role = session(&acct, "r2", SessionStage::Active);
+    role.user_name = "alice@corp".into();
+    role.identity = SessionIdentity::Role {
+        role_id: "300000000000000001".into(),
+        role_name: "Admin".into(),
+        provider_arn: format!("acs:ram::{acct}:saml-provider/corp"),
+    };
+    // No RAM user of that name: a role session stamps no user.
+    b.store.complete_sign_in(&role, None, at).await.unwrap();
+    assert_eq!(b.store.get_console_session("r2").await.unwrap(), Some(role));
 }

@@ -30,6 +30,10 @@ pub enum Scheme {
     V1 { signature: String },
     /// `Authorization: ACS3-HMAC-SHA256 ...`.
     V3(Authorization),
+    /// A call the server makes for a signed-in console session, whose cookie it checked
+    /// itself. Never produced by [`classify`]: only [`ClassifiedRequest::for_session`] builds
+    /// it, so nothing on the wire can claim it.
+    Session,
 }
 
 /// A request whose scheme and common values are known but whose signature is not yet checked.
@@ -50,6 +54,22 @@ pub struct ClassifiedRequest {
 }
 
 impl ClassifiedRequest {
+    /// A console session's call: the server's own pages acting for a signed-in person
+    /// through the same action tables (and so the same authorization) as signed calls.
+    pub fn for_session(action: &str, version: &str, params: Params) -> Self {
+        Self {
+            scheme: Scheme::Session,
+            action: action.to_owned(),
+            version: version.to_owned(),
+            format: ResponseFormat::Json,
+            access_key_id: None,
+            security_token: None,
+            nonce: None,
+            timestamp: None,
+            params,
+        }
+    }
+
     pub fn scheme(&self) -> &Scheme {
         &self.scheme
     }
@@ -148,7 +168,7 @@ pub fn classify(raw: &RawRequest, params: Params) -> Result<ClassifiedRequest, R
             from_headers.0.or(from_params.0),
             from_headers.1.or(from_params.1),
         ),
-        Scheme::Anonymous => (
+        Scheme::Anonymous | Scheme::Session => (
             from_params.0.or(from_headers.0),
             from_params.1.or(from_headers.1),
         ),

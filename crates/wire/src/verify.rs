@@ -44,7 +44,7 @@ pub fn verify(
     now_unix: i64,
     options: &VerifyOptions,
 ) -> Result<(), RequestError> {
-    if matches!(req.scheme(), Scheme::Anonymous) {
+    if matches!(req.scheme(), Scheme::Anonymous | Scheme::Session) {
         return Err(RequestError::Unsigned);
     }
     let timestamp = req
@@ -52,7 +52,7 @@ pub fn verify(
         .ok_or(RequestError::MissingParameter("Timestamp"))?;
     check_timestamp(timestamp, now_unix, options.max_clock_skew_secs)?;
     match req.scheme() {
-        Scheme::Anonymous => Err(RequestError::Unsigned),
+        Scheme::Anonymous | Scheme::Session => Err(RequestError::Unsigned),
         Scheme::V1 { signature } => verify_v1(raw, req.params(), signature, secret, options),
         Scheme::V3(auth) => verify_v3(raw, req.params(), auth, secret),
     }

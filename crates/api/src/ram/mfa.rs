@@ -15,7 +15,7 @@ use crate::product::HandlerFuture;
 const SEED_BYTES: usize = 20;
 pub(crate) const STEP_SECS: u64 = 30;
 
-fn seed_aad(serial: &str) -> Vec<u8> {
+pub(crate) fn seed_aad(serial: &str) -> Vec<u8> {
     format!("rampart:mfa-seed:{serial}").into_bytes()
 }
 
@@ -141,7 +141,7 @@ fn code<'a>(call: &'a Call, param: &str) -> Result<&'a str, ApiError> {
 }
 
 /// Two consecutive codes, the second at most one step from now either way.
-fn consecutive(t: &TOTP, now_secs: u64, first: &str, second: &str) -> bool {
+pub(crate) fn consecutive(t: &TOTP, now_secs: u64, first: &str, second: &str) -> bool {
     let step = now_secs / STEP_SECS;
     (step.saturating_sub(1)..=step + 1).any(|s| {
         s > 0 && t.generate((s - 1) * STEP_SECS) == first && t.generate(s * STEP_SECS) == second

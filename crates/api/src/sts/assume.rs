@@ -159,6 +159,7 @@ pub fn trust_context(call: &Call) -> Context {
         source_ip: call.source_ip,
         secure: call.secure,
         now: call.now,
+        mfa: call.mfa,
     })
 }
 
@@ -426,7 +427,7 @@ pub fn assume_role(call: &Call) -> HandlerFuture<'_> {
                 Caller::user(account_id.as_str(), user_name),
                 Origin::User,
                 None,
-                false,
+                call.mfa,
             ),
             Principal::AssumedRole {
                 account_id,
@@ -439,7 +440,7 @@ pub fn assume_role(call: &Call) -> HandlerFuture<'_> {
                 ),
                 Origin::Role,
                 session.source_identity.clone(),
-                session.mfa,
+                session.mfa || call.mfa,
             ),
             // `role_resource` refused root; anonymous callers never get here.
             Principal::Root { .. } | Principal::Anonymous | Principal::Federated { .. } => {

@@ -124,21 +124,8 @@ pub fn assume_role_with_saml(call: &Call) -> HandlerFuture<'_> {
             }
             Err(e) => return Err(store_error(e)),
         };
-        let metadata = saml::parse_encoded_metadata(&provider.encoded_metadata).map_err(|e| {
-            authentication_fail(
-                "AuthenticationFail.IDPMetadata.Invalid",
-                format!("The metadata of {provider_arn} cannot be used: {e}"),
-            )
-        })?;
+        let verified = verify_for_provider(&call.state, call.now, assertion_b64, &provider).await?;
         let options = &call.state.options.sts;
-        let expect = SamlExpectations {
-            recipients: options.saml_recipients.clone(),
-            audiences: options.saml_audiences.clone(),
-            now_unix_secs: call.now.unix_secs(),
-            skew_secs: options.federation_skew_secs,
-        };
-        let verified = verify_saml(call, assertion_b64, metadata, expect).await?;
-
         let wanted_provider = provider.arn();
         let wanted_role = role_arn.arn();
         let paired = verified.role_pairs().iter().any(|p| {
@@ -231,15 +218,40 @@ pub fn assume_role_with_saml(call: &Call) -> HandlerFuture<'_> {
     })
 }
 
+/// Verifies a SAML response against a provider's metadata and the server's expectations
+/// (recipients, audiences, times): the one check behind `AssumeRoleWithSAML` and the
+/// console's role-based SSO.
+pub(crate) async fn verify_for_provider(
+    state: &crate::state::State,
+    now: Timestamp,
+    assertion_b64: String,
+    provider: &rampart_model::SamlProvider,
+) -> Result<VerifiedAssertion, ApiError> {
+    let metadata = saml::parse_encoded_metadata(&provider.encoded_metadata).map_err(|e| {
+        authentication_fail(
+            "AuthenticationFail.IDPMetadata.Invalid",
+            format!("The metadata of {} cannot be used: {e}", provider.arn()),
+        )
+    })?;
+    let options = &state.options.sts;
+    let expect = SamlExpectations {
+        recipients: options.saml_recipients.clone(),
+        audiences: options.saml_audiences.clone(),
+        now_unix_secs: now.unix_secs(),
+        skew_secs: options.federation_skew_secs,
+    };
+    verify_saml(state, assertion_b64, metadata, expect).await
+}
+
 /// libxml2 and libxmlsec1 run on a blocking thread, one verification at a time: they keep
 /// process-wide state, and SAML sign-ins are far too rare for the lock to matter.
 async fn verify_saml(
-    call: &Call,
+    state: &crate::state::State,
     assertion_b64: String,
     metadata: saml::IdpMetadata,
     expect: SamlExpectations,
 ) -> Result<VerifiedAssertion, ApiError> {
-    let lock = std::sync::Arc::clone(&call.state.saml_lock);
+    let lock = std::sync::Arc::clone(&state.saml_lock);
     let outcome = tokio::task::spawn_blocking(move || {
         let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         saml::verify_response(&assertion_b64, &metadata, &expect)

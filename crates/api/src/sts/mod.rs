@@ -16,6 +16,7 @@ pub mod token;
 use crate::product::{Access, ActionSpec, Product};
 
 pub use assume::{parse_role_arn, RoleArn};
+pub(crate) use federated::verify_for_provider;
 
 pub static STS: Product = Product {
     name: "Sts",

@@ -20,14 +20,24 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rampart_model::{AccountId, AuditRecord, Timestamp};
-use rampart_store::{AuditSlot, ConsoleSession, SessionStage, StoreError, TotpUse};
+use rampart_store::{
+    AuditSlot, ConsoleSession, SessionIdentity, SessionStage, StoreError, TotpUse,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::dispatch::Api;
+
+mod pages;
+mod root;
+mod saml;
 
 use crate::http::{HttpRequest, HttpResponse};
 use crate::ram::people::{password_policy_of, security_preference_of, verify_password};
 use crate::state::State;
+pub use root::{set_root_password, RootPasswordError};
 
+const ONALIYUN: &str = ".onaliyun.com";
 const SESSION_COOKIE: &str = "rampart_session";
 const LOGIN_COOKIE: &str = "rampart_login";
 /// How long a password that passed waits for its MFA code.
@@ -37,7 +47,14 @@ const MAX_IDLE: Duration = Duration::from_secs(3600);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// Answers the console's paths; `None` for any other path.
-pub async fn route(state: &Arc<State>, req: &HttpRequest) -> Option<HttpResponse> {
+pub async fn route(api: &Api, req: &HttpRequest) -> Option<HttpResponse> {
+    let state = api.state();
+    if let Some(response) = pages::route(api, req).await {
+        return Some(response);
+    }
+    if let Some(response) = saml::route(api, req).await {
+        return Some(response);
+    }
     let method = req.raw.method.as_str();
     let response = match (method, req.raw.path.as_str()) {
         ("GET", "/login") => login_page(state, req, None).await,
@@ -46,9 +63,8 @@ pub async fn route(state: &Arc<State>, req: &HttpRequest) -> Option<HttpResponse
         ("POST", "/login/mfa") => post_mfa(state, req).await,
         ("GET", "/login/password") => password_page(state, req, None).await,
         ("POST", "/login/password") => post_password(state, req).await,
-        ("GET", "/console") => console_page(state, req).await,
         ("POST", "/logout") => post_logout(state, req).await,
-        (_, "/login" | "/login/mfa" | "/login/password" | "/console" | "/logout") => page(
+        (_, "/login" | "/login/mfa" | "/login/password" | "/logout") => page(
             405,
             "Not allowed",
             "<p>That method is not used here.</p>",
@@ -138,7 +154,8 @@ fn security_headers() -> Vec<(&'static str, String)> {
         ("referrer-policy", "no-referrer".to_owned()),
         (
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; \
+             frame-ancestors 'none'"
                 .to_owned(),
         ),
     ]
@@ -154,9 +171,14 @@ fn page(status: u16, title: &str, body: &str, cookies: Vec<String>) -> HttpRespo
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>{} · Rampart</title><style>body{{font-family:system-ui,sans-serif;\
-             max-width:32rem;margin:3rem auto;padding:0 1rem}}label{{display:block;\
-             margin-top:1rem}}input{{font-size:1rem;padding:.4rem;width:100%}}\
-             button{{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}}\
+             max-width:48rem;margin:2rem auto;padding:0 1rem}}label{{display:block;\
+             margin-top:1rem}}input,textarea,select{{font-size:1rem;padding:.4rem;width:100%;\
+             box-sizing:border-box}}button{{margin-top:1.2rem;font-size:1rem;padding:.5rem 1.2rem}}\
+             form.inline{{display:inline}}form.inline button{{margin-top:0}}\
+             label.inline{{display:inline}}input[type=radio]{{width:auto}}\
+             nav{{margin-bottom:1rem}}table{{border-collapse:collapse;width:100%;margin:1rem 0}}\
+             td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left}}\
+             .ok{{color:#060;border-left:4px solid #060;padding-left:.6rem}}\
              .error{{color:#a00;border-left:4px solid #a00;padding-left:.6rem}}</style>\
              </head><body><main>\n<h1>{}</h1>\n{body}\n</main></body></html>\n",
             escape(title),
@@ -301,26 +323,6 @@ async fn mfa_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) ->
     )
 }
 
-async fn console_page(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
-    let (_, session) = match require_session(state, req, SessionStage::Active).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let body = format!(
-        "<p>Signed in as <strong id=\"who\">{}</strong> in account <strong id=\"account\">{}</strong>.</p>\
-         <p>MFA: <span id=\"mfa\">{}</span>. This session ends at {} at the latest.</p>\
-         <form method=\"post\" action=\"/logout\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <button type=\"submit\">Sign out</button></form>",
-        escape(&session.user_name),
-        escape(session.account_id.as_str()),
-        if session.mfa { "yes" } else { "no" },
-        session.expires_at,
-        escape(&session.csrf)
-    );
-    page(200, "Console", &body, Vec::new())
-}
-
 async fn post_logout(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
     let now = state.clock.now();
     let form = form(req);
@@ -339,7 +341,7 @@ async fn post_logout(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
     if state.store.delete_console_session(&hash).await.is_err() {
         return unavailable();
     }
-    let facts = Attempt::new(req, session.account_id.clone(), &session.user_name, now);
+    let facts = Attempt::of(req, &session, now);
     if let Ok(record) = facts.record("ConsoleSignout", session.mfa, None) {
         let _ = state.audit.append(record).await;
     }
@@ -354,6 +356,7 @@ struct Attempt {
     event_id: String,
     account_id: AccountId,
     user_name: String,
+    identity: SessionIdentity,
     source_ip: Option<IpAddr>,
     user_agent: String,
     now: Timestamp,
@@ -367,9 +370,55 @@ impl Attempt {
                 .unwrap_or_default(),
             account_id,
             user_name: user_name.to_owned(),
+            identity: SessionIdentity::User,
             source_ip: req.source_ip,
             user_agent: req.raw.header("user-agent").unwrap_or_default().to_owned(),
             now,
+        }
+    }
+
+    /// For a session: who it is.
+    fn of(req: &HttpRequest, session: &ConsoleSession, now: Timestamp) -> Self {
+        Self {
+            identity: session.identity.clone(),
+            ..Self::new(req, session.account_id.clone(), &session.user_name, now)
+        }
+    }
+
+    /// ActionTrail's `userIdentity` for each kind of console identity.
+    fn user_identity(&self) -> Value {
+        let account = self.account_id.as_str();
+        match &self.identity {
+            SessionIdentity::User => json!({
+                "type": "ram-user",
+                "accountId": account,
+                "userName": self.user_name,
+            }),
+            SessionIdentity::Root => json!({
+                "type": "root-account",
+                "principalId": account,
+                "accountId": account,
+                "userName": "root",
+            }),
+            SessionIdentity::Role {
+                role_id,
+                role_name,
+                provider_arn,
+            } => json!({
+                "type": "assumed-role",
+                "principalId": format!("{role_id}:{}", self.user_name),
+                "accountId": account,
+                "userName": format!("{role_name}:{}", self.user_name),
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "role",
+                        "arn": format!("acs:ram::{account}:role/{role_name}"),
+                        "principalId": role_id,
+                        "userName": role_name,
+                    },
+                    "federatedProvider": provider_arn,
+                },
+            }),
         }
     }
 
@@ -391,11 +440,7 @@ impl Attempt {
             "eventSource": "signin.rampart.local",
             "serviceName": "AasSub",
             "recipientAccountId": self.account_id.as_str(),
-            "userIdentity": {
-                "type": "ram-user",
-                "accountId": self.account_id.as_str(),
-                "userName": self.user_name,
-            },
+            "userIdentity": self.user_identity(),
             "sourceIpAddress": self.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             "userAgent": self.user_agent,
             "requestId": self.event_id,
@@ -452,8 +497,10 @@ fn dummy_verify(password: &str) {
     let _ = verify_password(password, hash);
 }
 
-/// argon2 is tens of milliseconds of CPU: off the async workers.
-async fn verify_blocking(password: String, hash: Option<String>) -> bool {
+/// argon2 is tens of milliseconds of CPU: off the async workers. Every call is one argon2id
+/// verification, counted, whether or not there was a hash to verify against.
+async fn verify_blocking(state: &State, password: String, hash: Option<String>) -> bool {
+    state.metrics.password_check();
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => verify_password(&password, &hash),
         None => {
@@ -467,6 +514,15 @@ async fn verify_blocking(password: String, hash: Option<String>) -> bool {
 
 async fn resolve_account(state: &State, domain: &str) -> Option<AccountId> {
     let domain = domain.trim();
+    // IMS's default domain form, `<alias or id>.onaliyun.com`.
+    let domain = match domain.len().checked_sub(ONALIYUN.len()) {
+        Some(cut)
+            if domain.is_char_boundary(cut) && domain[cut..].eq_ignore_ascii_case(ONALIYUN) =>
+        {
+            &domain[..cut]
+        }
+        _ => domain,
+    };
     if domain.len() == 16 && domain.bytes().all(|b| b.is_ascii_digit()) {
         let id = AccountId::parse(domain).ok()?;
         state.store.get_account(&id).await.ok().map(|a| a.id)
@@ -547,13 +603,26 @@ type Outcome = Result<Next, Result<Refusal, StoreError>>;
 async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: String) -> Outcome {
     let now = state.clock.now();
     let store = state.store.as_ref();
-    let Some((user_name, domain)) = logon.rsplit_once('@') else {
-        verify_blocking(password, None).await;
+    // `user@<alias or id>[.onaliyun.com]` is a RAM user; the alias or id alone is the
+    // account's root identity.
+    let (user_name, domain) = match logon.rsplit_once('@') {
+        Some((user, domain)) => (Some(user), domain),
+        None => (None, logon),
+    };
+    let account = match user_name {
+        Some("") => None,
+        _ => resolve_account(state, domain).await,
+    };
+    let Some(account) = account else {
+        verify_blocking(state, password, None).await;
         return Err(refuse(state, None, Refusal::credentials(None, "")).await);
     };
-    let Some(account) = resolve_account(state, domain).await else {
-        verify_blocking(password, None).await;
-        return Err(refuse(state, None, Refusal::credentials(None, "")).await);
+    let Some(user_name) = user_name else {
+        let attempt = Attempt {
+            identity: SessionIdentity::Root,
+            ..Attempt::new(req, account, "root", now)
+        };
+        return sign_in_root(state, attempt, password).await;
     };
     let attempt = Attempt::new(req, account.clone(), user_name, now);
     let preference = security_preference_of(store, &account)
@@ -594,7 +663,7 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
         return Err(refuse(state, Some(&attempt), locked).await);
     }
     let hash = profile.as_ref().map(|p| p.password_hash.clone());
-    if !verify_blocking(password, hash).await {
+    if !verify_blocking(state, password, hash).await {
         let refusal = match profile {
             Some(_) => Refusal::credentials(Some("InvalidPassword"), "the password is not correct"),
             None => Refusal::credentials(
@@ -609,30 +678,11 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
             "verified without a profile".into(),
         )));
     };
-    let user_name = profile.user_name.clone();
-    match store.get_user_mfa_device(&account, &user_name).await {
-        Ok(_) => {
-            let token = random_token().map_err(Err)?;
-            let csrf = random_token().map_err(Err)?;
-            let pending = ConsoleSession {
-                token_hash: token_hash(&token),
-                account_id: account,
-                user_name,
-                stage: SessionStage::Mfa,
-                mfa: false,
-                csrf,
-                created_at: now,
-                last_seen: now,
-                expires_at: now.saturating_add(MFA_WINDOW),
-                idle: MFA_WINDOW,
-            };
-            store
-                .create_console_session(&pending, None)
-                .await
-                .map_err(Err)?;
-            state.metrics.sign_in("mfa_required");
-            Ok(Next::Mfa(token))
-        }
+    match store
+        .get_user_mfa_device(&account, &profile.user_name)
+        .await
+    {
+        Ok(_) => pending_mfa(state, &attempt).await,
         Err(StoreError::NotFound(_)) if profile.mfa_bind_required => {
             let refusal = Refusal {
                 shown: "An MFA device must be bound to this user before it can sign in. Ask an \
@@ -648,6 +698,70 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
         Err(StoreError::NotFound(_)) => finish(state, &attempt, false, None).await,
         Err(e) => Err(Err(e)),
     }
+}
+
+/// A password that passed, waiting for its MFA code.
+async fn pending_mfa(state: &State, attempt: &Attempt) -> Outcome {
+    let token = random_token().map_err(Err)?;
+    let pending = ConsoleSession {
+        token_hash: token_hash(&token),
+        account_id: attempt.account_id.clone(),
+        user_name: attempt.user_name.clone(),
+        identity: attempt.identity.clone(),
+        stage: SessionStage::Mfa,
+        mfa: false,
+        csrf: random_token().map_err(Err)?,
+        created_at: attempt.now,
+        last_seen: attempt.now,
+        expires_at: attempt.now.saturating_add(MFA_WINDOW),
+        idle: MFA_WINDOW,
+    };
+    state
+        .store
+        .create_console_session(&pending, None)
+        .await
+        .map_err(Err)?;
+    state.metrics.sign_in("mfa_required");
+    Ok(Next::Mfa(token))
+}
+
+/// The root identity's sign-in: its own password (set with `rampart account
+/// set-root-password` or on the console), then its own MFA device. RAM's password policy and
+/// `LoginNetworkMasks` govern RAM users, not the root identity, as in Alibaba; the
+/// `MaxLoginAttemps` lockout is applied to it all the same, since nothing else limits
+/// guessing here.
+async fn sign_in_root(state: &Arc<State>, attempt: Attempt, password: String) -> Outcome {
+    let store = state.store.as_ref();
+    let login = store
+        .get_root_login(&attempt.account_id)
+        .await
+        .map_err(Err)?;
+    let policy = password_policy_of(store, &attempt.account_id)
+        .await
+        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
+    if let Some(locked) = lockout(state, &attempt, policy.max_login_attemps)
+        .await
+        .map_err(Err)?
+    {
+        return Err(refuse(state, Some(&attempt), locked).await);
+    }
+    let hash = login.as_ref().and_then(|l| l.password_hash.clone());
+    let has_password = hash.is_some();
+    if !verify_blocking(state, password, hash).await {
+        let refusal = if has_password {
+            Refusal::credentials(Some("InvalidPassword"), "the password is not correct")
+        } else {
+            Refusal::credentials(
+                Some("InvalidUser"),
+                "the root identity has no console password",
+            )
+        };
+        return Err(refuse(state, Some(&attempt), refusal).await);
+    }
+    if login.as_ref().is_some_and(|l| l.mfa.is_some()) {
+        return pending_mfa(state, &attempt).await;
+    }
+    finish(state, &attempt, false, None).await
 }
 
 /// `Some(refusal)` when the user has used up this hour's attempts.
@@ -685,17 +799,17 @@ async fn lockout(
 async fn complete(
     state: &Arc<State>,
     attempt: &Attempt,
-    hours: i64,
+    lifetime: Duration,
     mfa: bool,
     replaces: Option<&str>,
 ) -> Outcome {
     let now = attempt.now;
-    let lifetime = Duration::from_secs(u64::try_from(hours.clamp(1, 24)).unwrap_or(6) * 3600);
     let token = random_token().map_err(Err)?;
     let session = ConsoleSession {
         token_hash: token_hash(&token),
         account_id: attempt.account_id.clone(),
         user_name: attempt.user_name.clone(),
+        identity: attempt.identity.clone(),
         stage: SessionStage::Active,
         mfa,
         csrf: random_token().map_err(Err)?,
@@ -753,6 +867,53 @@ async fn post_mfa(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
     }
 }
 
+/// A code that matched: the time step it was generated for, and the device's name.
+struct MatchedCode {
+    step: u64,
+    device: String,
+}
+
+/// Which TOTP step (±1 around now) of the session's device `code` belongs to, if any. The
+/// root identity's device is its own; a user's is the one bound to it in RAM.
+async fn totp_step(
+    state: &State,
+    session: &ConsoleSession,
+    code: &str,
+    now: Timestamp,
+) -> Result<Option<MatchedCode>, StoreError> {
+    let (name, serial, sealed) = match &session.identity {
+        SessionIdentity::Root => {
+            let device = state
+                .store
+                .get_root_login(&session.account_id)
+                .await?
+                .and_then(|l| l.mfa)
+                .ok_or(StoreError::NotFound(rampart_store::Entity::UserMfaDevice))?;
+            ("root".to_owned(), device.serial_number, device.sealed_seed)
+        }
+        _ => {
+            let device = state
+                .store
+                .get_user_mfa_device(&session.account_id, &session.user_name)
+                .await?;
+            (device.name, device.serial_number, device.sealed_seed)
+        }
+    };
+    let seed = crate::ram::mfa::open_seed(&state.master_key, &serial, &sealed)
+        .map_err(|_| StoreError::Internal("MFA seed does not open".into()))?;
+    let totp = crate::ram::mfa::totp(seed, session.account_id.as_str(), &name)
+        .map_err(|_| StoreError::Internal("MFA seed is not usable".into()))?;
+    let step_now = u64::try_from(now.unix_secs()).unwrap_or(0) / crate::ram::mfa::STEP_SECS;
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    Ok((step_now.saturating_sub(1)..=step_now + 1)
+        .find(|s| {
+            rampart_wire::constant_time_eq(&totp.generate(s * crate::ram::mfa::STEP_SECS), code)
+        })
+        .map(|step| MatchedCode { step, device: name }))
+}
+
 async fn check_mfa(
     state: &Arc<State>,
     req: &HttpRequest,
@@ -761,7 +922,7 @@ async fn check_mfa(
     code: &str,
 ) -> Outcome {
     let now = state.clock.now();
-    let attempt = Attempt::new(req, session.account_id.clone(), &session.user_name, now);
+    let attempt = Attempt::of(req, session, now);
     let policy = password_policy_of(state.store.as_ref(), &session.account_id)
         .await
         .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
@@ -777,38 +938,23 @@ async fn check_mfa(
         detail: "the MFA code is not valid or was used before".to_owned(),
         metric: "invalid_mfa_code",
     };
-    let device = state
-        .store
-        .get_user_mfa_device(&session.account_id, &session.user_name)
-        .await
-        .map_err(Err)?;
-    let seed = crate::ram::mfa::open_seed(
-        &state.master_key,
-        &device.serial_number,
-        &device.sealed_seed,
-    )
-    .map_err(|_| Err(StoreError::Internal("MFA seed does not open".into())))?;
-    let totp = crate::ram::mfa::totp(seed, session.account_id.as_str(), &device.name)
-        .map_err(|_| Err(StoreError::Internal("MFA seed is not usable".into())))?;
-    let step_now = u64::try_from(now.unix_secs()).unwrap_or(0) / crate::ram::mfa::STEP_SECS;
-    let matched = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        (step_now.saturating_sub(1)..=step_now + 1).find(|s| {
-            rampart_wire::constant_time_eq(&totp.generate(s * crate::ram::mfa::STEP_SECS), code)
-        })
-    } else {
-        None
-    };
-    let Some(step) = matched else {
+    let Some(step) = totp_step(state, session, code, now).await.map_err(Err)? else {
         return Err(refuse(state, Some(&attempt), wrong()).await);
     };
-    match state
-        .store
-        .record_totp_use(&session.account_id, &device.name, step)
-        .await
-        .map_err(Err)?
-    {
-        TotpUse::Fresh => {}
-        TotpUse::Replayed => return Err(refuse(state, Some(&attempt), wrong()).await),
+    let used = match (&session.identity, step) {
+        (SessionIdentity::Root, step) => state
+            .store
+            .use_root_totp_step(&session.account_id, step.step)
+            .await
+            .map_err(Err)?,
+        (_, step) => state
+            .store
+            .record_totp_use(&session.account_id, &step.device, step.step)
+            .await
+            .map_err(Err)?,
+    };
+    if used == TotpUse::Replayed {
+        return Err(refuse(state, Some(&attempt), wrong()).await);
     }
     finish(state, &attempt, true, Some(pending)).await
 }
@@ -821,6 +967,38 @@ async fn finish(
     mfa: bool,
     replaces: Option<&str>,
 ) -> Outcome {
+    let store = state.store.as_ref();
+    if attempt.identity == SessionIdentity::User {
+        if let Some(due) = password_change_due(state, attempt, mfa, replaces).await? {
+            return due;
+        }
+    }
+    let preference = security_preference_of(store, &attempt.account_id)
+        .await
+        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
+    complete(
+        state,
+        attempt,
+        session_lifetime(preference.login_session_duration),
+        mfa,
+        replaces,
+    )
+    .await
+}
+
+/// `LoginSessionDuration` (hours, 1–24) as a session lifetime.
+fn session_lifetime(hours: i64) -> Duration {
+    Duration::from_secs(u64::try_from(hours.clamp(1, 24)).unwrap_or(6) * 3600)
+}
+
+/// A RAM user's password that must change before the session: `Some(outcome)` with the
+/// pending change (or the hard-expiry refusal).
+async fn password_change_due(
+    state: &Arc<State>,
+    attempt: &Attempt,
+    mfa: bool,
+    replaces: Option<&str>,
+) -> Result<Option<Outcome>, Result<Refusal, StoreError>> {
     let store = state.store.as_ref();
     let policy = password_policy_of(store, &attempt.account_id)
         .await
@@ -854,7 +1032,7 @@ async fn finish(
             ),
             metric: "password_expired",
         };
-        return Err(refuse(state, Some(attempt), refusal).await);
+        return Ok(Some(Err(refuse(state, Some(attempt), refusal).await)));
     }
     if expired || profile.password_reset_required {
         let token = random_token().map_err(Err)?;
@@ -862,6 +1040,7 @@ async fn finish(
             token_hash: token_hash(&token),
             account_id: attempt.account_id.clone(),
             user_name: attempt.user_name.clone(),
+            identity: attempt.identity.clone(),
             stage: SessionStage::Password,
             mfa,
             csrf: random_token().map_err(Err)?,
@@ -875,19 +1054,9 @@ async fn finish(
             .await
             .map_err(Err)?;
         state.metrics.sign_in("password_change_required");
-        return Ok(Next::ChangePassword(token));
+        return Ok(Some(Ok(Next::ChangePassword(token))));
     }
-    let preference = security_preference_of(store, &attempt.account_id)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
-    complete(
-        state,
-        attempt,
-        preference.login_session_duration,
-        mfa,
-        replaces,
-    )
-    .await
+    Ok(None)
 }
 
 async fn password_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) -> HttpResponse {
@@ -938,7 +1107,7 @@ async fn post_password(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
     match change_password(state, req, &session, new).await {
         Ok(Err(message)) => password_page(state, req, Some(&message)).await,
         Ok(Ok(())) => {
-            let attempt = Attempt::new(req, session.account_id.clone(), &session.user_name, now);
+            let attempt = Attempt::of(req, &session, now);
             match finish(state, &attempt, session.mfa, Some(&hash)).await {
                 Ok(Next::Active(token, lifetime)) => redirect(
                     "/console",
