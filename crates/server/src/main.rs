@@ -49,6 +49,8 @@ enum Command {
 enum AccountCommand {
     /// Create an account and print its root AccessKey as JSON
     Create(serve::AccountCreateArgs),
+    /// Set the console password of an account's root identity, read from standard input
+    SetRootPassword(serve::SetRootPasswordArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +75,12 @@ fn main() -> ExitCode {
         },
         Command::Audit(command) => {
             serve::audit(&command, &mut out).map_err(|e| CliError::Server(e.to_string()))
+        }
+        Command::Account(AccountCommand::SetRootPassword(args)) => {
+            match serve::set_root_password(&args, &mut io::stdin().lock(), &mut out) {
+                Ok(()) => Ok(Status::Success),
+                Err(e) => Err(CliError::Server(e.to_string())),
+            }
         }
         Command::Account(AccountCommand::Create(args)) => {
             match serve::account_create(&args, &mut out) {

@@ -1405,3 +1405,131 @@ fn assert_sqlite_intact(db: &Path) {
         "{check:?}"
     );
 }
+
+/// One raw HTTP exchange: status, headers (lower-case names) and body.
+fn http_exchange(addr: &str, head: &str, body: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (top, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = top.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+/// Signs in at `/login` as a browser would; returns the redirect's target.
+fn console_sign_in(addr: &str, logon: &str, password: &str) -> Option<String> {
+    let (_, headers, page) = http_exchange(addr, "GET /login HTTP/1.1", "");
+    let cookie = headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("rampart_login="))
+        .map(|(_, v)| v.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let form = format!(
+        "csrf={}&logon={}&password={}",
+        rampart_wire::percent_encode(csrf),
+        rampart_wire::percent_encode(logon),
+        rampart_wire::percent_encode(password)
+    );
+    let (_, headers, _) = http_exchange(
+        addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded"
+        ),
+        &form,
+    );
+    headers
+        .into_iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v)
+}
+
+fn set_root_password(data: &Path, account: &str, stdin: &str) -> (bool, String) {
+    let mut child = rampart()
+        .args([
+            "account",
+            "set-root-password",
+            "--account",
+            account,
+            "--data-dir",
+        ])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn set_root_password_reads_stdin_and_the_root_identity_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(serve(&data));
+    let (account, _, _) = credentials(&data.join("bootstrap.json"));
+    let password = "Root-Console-Pass-7";
+    assert_eq!(
+        console_sign_in(&server.addr, &account, password).as_deref(),
+        None,
+        "no console password before one is set"
+    );
+    // Refusals: no password, a short one, an unknown account, a malformed id.
+    let (ok, said) = set_root_password(&data, &account, "");
+    assert!(
+        !ok && said.contains("no password on standard input"),
+        "{said}"
+    );
+    let (ok, said) = set_root_password(&data, &account, "short\n");
+    assert!(!ok && said.contains("8 to 32 characters"), "{said}");
+    let (ok, said) = set_root_password(&data, "9999999999999999", &format!("{password}\n"));
+    assert!(
+        !ok && said.contains("no account 9999999999999999"),
+        "{said}"
+    );
+    let (ok, said) = set_root_password(&data, "acme", &format!("{password}\n"));
+    assert!(!ok && said.contains("16-digit"), "{said}");
+    // While the server runs on the same store.
+    let (ok, said) = set_root_password(&data, &account, &format!("{password}\n"));
+    assert!(ok, "{said}");
+    assert!(!said.contains(password));
+    assert_eq!(
+        console_sign_in(&server.addr, &account, password).as_deref(),
+        Some("/console")
+    );
+    assert_eq!(
+        console_sign_in(&server.addr, &account, "Not-The-Password-1").as_deref(),
+        None
+    );
+    // The change is in the trail, without the password.
+    let (code, found) = audit(&data, &["search", "--event-name", "SetRootPassword"]);
+    assert_eq!(code, 0);
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(!found.contains(password));
+}

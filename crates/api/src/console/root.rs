@@ -57,7 +57,36 @@ pub async fn set_root_password(
 ) -> Result<(), RootPasswordError> {
     check(password)?;
     let hashed = hash(password).await?;
-    store.set_root_password(account, &hashed, now).await?;
+    // Recorded like any change: who set it is the operator at the command line.
+    let id = rampart_model::RequestId::generate()
+        .map(|id| id.to_string())
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let event = serde_json::json!({
+        "eventId": id,
+        "eventVersion": 1,
+        "eventTime": now.to_string(),
+        "eventName": "SetRootPassword",
+        "eventType": "ConsoleOperation",
+        "eventRW": "Write",
+        "eventCategory": "Management",
+        "eventSource": "cli.rampart.local",
+        "serviceName": "AasSub",
+        "recipientAccountId": account.as_str(),
+        "userIdentity": {
+            "type": "system",
+            "accountId": account.as_str(),
+            "userName": "rampart account set-root-password",
+        },
+        "sourceIpAddress": "",
+        "userAgent": "rampart-cli",
+        "requestId": id,
+    });
+    let record = rampart_model::AuditRecord::from_event(&event, now)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    store
+        .audited(Arc::new(AuditSlot::new(record)))
+        .set_root_password(account, &hashed, now)
+        .await?;
     Ok(())
 }
 

@@ -31,6 +31,15 @@ pub struct AccountCreateArgs {
     pub store: StoreArgs,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct SetRootPasswordArgs {
+    /// The account (16 digits) whose root identity gets the password
+    #[arg(long)]
+    pub account: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -52,6 +61,8 @@ pub enum ServeError {
     Store(#[from] rampart_store::StoreError),
     #[error("cannot write output: {0}")]
     Output(String),
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
@@ -210,5 +221,53 @@ pub fn account_create(
         let _ = writeln!(out, "{json}");
         store.close().await;
         Ok(())
+    })
+}
+
+/// `rampart account set-root-password`: the password comes from standard input (its first
+/// line), never from the command line, so it stays out of shell history and `ps`.
+pub fn set_root_password(
+    args: &SetRootPasswordArgs,
+    input: &mut dyn std::io::BufRead,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ServeError> {
+    let account = rampart_model::AccountId::parse(&args.account).map_err(|_| {
+        ServeError::Usage(format!(
+            "--account {:?} is not a 16-digit account id",
+            args.account
+        ))
+    })?;
+    let mut line = String::new();
+    input.read_line(&mut line).map_err(|e| {
+        ServeError::Usage(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(ServeError::Usage(
+            "no password on standard input (write it as the first line)".into(),
+        ));
+    }
+    let settings = Settings::resolve_store(&args.store)?;
+    runtime()?.block_on(async move {
+        let clock = SystemClock;
+        let store = open_store(&settings).await?;
+        let done =
+            rampart_api::console::set_root_password(&store, &account, &password, clock.now()).await;
+        store.close().await;
+        match done {
+            Ok(()) => {
+                let _ = writeln!(
+                    out,
+                    "The root identity of account {account} has a new console password."
+                );
+                Ok(())
+            }
+            Err(rampart_api::console::RootPasswordError::Store(
+                rampart_store::StoreError::NotFound(_),
+            )) => Err(ServeError::Usage(format!(
+                "no account {account} in this store"
+            ))),
+            Err(e) => Err(ServeError::Usage(e.to_string())),
+        }
     })
 }
