@@ -120,7 +120,119 @@ try {
     await context.close();
   }
 
-  // 4. LoginNetworkMasks that exclude this address.
+  // 4. Bind MFA on the console (QR shown, codes computed here), sign out, sign in with MFA.
+  {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, "erin", setup.password);
+    expect(new URL(page.url()).pathname === "/console", "erin signs in without MFA");
+    await page.getByRole("link", { name: "MFA" }).click();
+    await page.waitForLoadState();
+    expect(await page.locator("#mfa-none").isVisible(), "erin has no MFA device yet");
+    await page.getByRole("button", { name: "Bind a virtual MFA device" }).click();
+    await page.waitForLoadState();
+    const qr = page.locator("#mfa-qr");
+    const size = await qr.evaluate((img) => [img.complete, img.naturalWidth]);
+    expect(size[0] && size[1] > 0, "the QR code image renders");
+    await snap(page, "mfa-enrol-qr");
+    const seed = (await page.locator("#mfa-seed").textContent()).trim();
+    const now = Date.now();
+    await page.getByLabel("First code").fill(totp(seed, now - 30000));
+    await page.getByLabel("Next code").fill(totp(seed, now));
+    await page.getByRole("button", { name: "Bind" }).click();
+    await page.waitForLoadState();
+    expect((await page.getByRole("status").textContent()).includes("bound"), "two consecutive codes bind the device");
+    await snap(page, "mfa-bound");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForLoadState();
+    await signIn(page, "erin", setup.password);
+    expect(new URL(page.url()).pathname === "/login/mfa", "erin is now asked for her MFA code");
+    await page.getByLabel("Authentication code").fill(totp(seed, Date.now() + 30000));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.waitForLoadState();
+    expect((await page.locator("#mfa").textContent()) === "yes", "erin's session passed MFA");
+    await snap(page, "console-erin-mfa");
+    await context.close();
+  }
+
+  // 5. A user without permission sees a clear refusal; an administrator's pages work.
+  {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, "frank", setup.password);
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.waitForLoadState();
+    const refusal = await page.locator("#refusal").textContent();
+    expect(refusal.includes("not allowed") && refusal.includes("ram:ListUsers"), "frank is told he may not list users, and which permission is missing");
+    await snap(page, "refusal-page");
+    await context.close();
+  }
+  {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, "grace", setup.password);
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.waitForLoadState();
+    await page.getByLabel("User name").fill("henry");
+    await page.getByLabel("Display name").fill("Henry");
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.waitForLoadState();
+    expect((await page.getByRole("status").textContent()).includes("Created user henry"), "grace creates a user");
+    await page.getByRole("link", { name: "henry" }).click();
+    await page.waitForLoadState();
+    await page.getByLabel("Policy name").fill("ReadOnlyAccess");
+    await page.getByRole("button", { name: "Attach" }).click();
+    await page.waitForLoadState();
+    expect((await page.locator("#attached").textContent()).includes("ReadOnlyAccess"), "the policy is attached");
+    await snap(page, "admin-attached");
+    await page.getByRole("button", { name: "Detach" }).click();
+    await page.waitForLoadState();
+    expect(!(await page.locator("#attached").textContent()).includes("ReadOnlyAccess"), "and detached");
+    await snap(page, "admin-detached");
+    await context.close();
+  }
+
+  // 6. SAML role SSO: an IdP-initiated POST of a response signed by signxml; choose a role.
+  {
+    const saml = JSON.parse(execFileSync(python, [new URL("./setup.py", import.meta.url).pathname, base.replace(/^http:\/\//, ""), bootstrap, "saml"]).toString());
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const post = async (response) => {
+      // From another origin, as an identity provider's page posts it.
+      await page.setContent(`<form method="post" action="${saml.acs}"><input type="hidden" name="SAMLResponse" value="${response}"><button>Continue</button></form>`);
+      await page.getByRole("button", { name: "Continue" }).click();
+      await page.waitForLoadState();
+    };
+    await post(saml.forged);
+    expect((await page.locator("#sso-error").textContent()).length > 0, "a response altered after signing is refused");
+    await snap(page, "sso-forged");
+    await post(saml.response);
+    expect((await page.getByRole("heading").first().textContent()) === "Choose a role", "the roles on offer are listed");
+    await snap(page, "sso-choose-role");
+    await page.getByLabel(saml.roles["sso-viewer"]).check();
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForLoadState();
+    expect(new URL(page.url()).pathname === "/console", "the chosen role gets a console session");
+    expect((await page.locator("#arn").textContent()).includes(":assumed-role/sso-viewer/ann@corp.example"), "the session is the assumed role");
+    await snap(page, "sso-console");
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.waitForLoadState();
+    expect((await page.locator("#users").textContent()).includes("grace"), "the role's policy (ReadOnlyAccess) lets it list users");
+    await page.getByLabel("User name").fill("intruder");
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.waitForLoadState();
+    expect((await page.locator("#refusal").textContent()).includes("ram:CreateUser"), "but not create them");
+    await snap(page, "sso-role-refused");
+    // The response was spent: posting it again is refused.
+    await post(saml.response);
+    await page.getByRole("button", { name: "Sign in" }).click().catch(() => {});
+    await page.waitForLoadState();
+    expect((await page.locator("#sso-error").textContent()).includes("already used"), "a response gives one session");
+    await snap(page, "sso-replayed");
+    await context.close();
+  }
+
+  // 7. LoginNetworkMasks that exclude this address.
   {
     execFileSync(python, [new URL("./setup.py", import.meta.url).pathname, base.replace(/^http:\/\//, ""), bootstrap, "mask"]);
     const context = await browser.newContext();
