@@ -60,6 +60,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "console",
         include_str!("../../migrations/sqlite/0007_console.sql"),
     ),
+    (
+        9,
+        "ims_people",
+        include_str!("../../migrations/sqlite/0009_ims_people.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -97,6 +102,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         7,
         "console",
         include_str!("../../migrations/postgres/0007_console.sql"),
+    ),
+    (
+        9,
+        "ims_people",
+        include_str!("../../migrations/postgres/0009_ims_people.sql"),
     ),
 ];
 
