@@ -836,5 +836,45 @@ mod tests {
                 "{weak}"
             );
         }
+        let ims = PasswordPolicy {
+            minimum_password_different_character: 5,
+            password_not_contain_user_name: true,
+            ..PasswordPolicy::default()
+        };
+        assert!(ims.check("bob", "abcde-xyz").is_ok());
+        assert!(
+            ims.check("bob", "aaaabbbb1").is_err(),
+            "4 distinct characters"
+        );
+        assert!(
+            ims.check("bob", "my-BOB-pass1").is_err(),
+            "contains the user name"
+        );
+    }
+
+    #[test]
+    fn initial_passwords_expire_after_initial_password_age() {
+        let t0 = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let day = |n: u64| {
+            t0.checked_add(std::time::Duration::from_secs(n * 86_400))
+                .unwrap()
+        };
+        let mut profile = LoginProfile {
+            user_name: "bob".into(),
+            password_hash: String::new(),
+            password_reset_required: false,
+            mfa_bind_required: false,
+            active: true,
+            initial_since: Some(t0),
+            create_date: t0,
+            update_date: t0,
+        };
+        let mut policy = PasswordPolicy::default();
+        assert_eq!(policy.password_status(&profile, day(13)), "InitialValid");
+        assert_eq!(policy.password_status(&profile, day(14)), "InitialExpired");
+        policy.initial_password_age = 0;
+        assert_eq!(policy.password_status(&profile, day(400)), "InitialValid");
+        profile.initial_since = None;
+        assert_eq!(policy.password_status(&profile, day(1)), "NotInitial");
     }
 }
