@@ -106,6 +106,12 @@ pub struct LoginProfile {
     pub password_hash: String,
     pub password_reset_required: bool,
     pub mfa_bind_required: bool,
+    /// IMS's `Status`: `false` is `Inactive`, and console sign-in must refuse the user.
+    pub active: bool,
+    /// When the current password was set by an administrator (or console logon re-enabled):
+    /// an initial password, which IMS reports as `InitialValid` / `InitialExpired` under the
+    /// policy's `InitialPasswordAge`. `None` once the user chose its own password.
+    pub initial_since: Option<Timestamp>,
     pub create_date: Timestamp,
     pub update_date: Timestamp,
 }
@@ -117,6 +123,8 @@ impl fmt::Debug for LoginProfile {
             .field("user_name", &self.user_name)
             .field("password_reset_required", &self.password_reset_required)
             .field("mfa_bind_required", &self.mfa_bind_required)
+            .field("active", &self.active)
+            .field("initial_since", &self.initial_since)
             .finish_non_exhaustive()
     }
 }

@@ -113,6 +113,19 @@ impl<T> Listing<T> {
         self.marker.is_some()
     }
 
+    /// One page of a whole listing already in memory, sorted by `key` (unique, ascending):
+    /// for small per-account sets that the store returns in full.
+    pub fn of_sorted(all: Vec<T>, page: &Page, key: impl Fn(&T) -> String) -> Self {
+        let after = page.after_key();
+        let max = usize::try_from(page.max_items).unwrap_or(usize::MAX);
+        let rows: Vec<T> = all
+            .into_iter()
+            .filter(|item| key(item).as_str() > after)
+            .take(max.saturating_add(1))
+            .collect();
+        Self::from_rows(rows, page, key)
+    }
+
     /// Builds a page from up to `max_items + 1` rows in key order: the extra row, if
     /// present, only says that the listing goes on.
     pub(crate) fn from_rows(mut rows: Vec<T>, page: &Page, key: impl Fn(&T) -> String) -> Self {

@@ -11,6 +11,8 @@ pub struct NewLoginProfile {
     pub password_hash: String,
     pub password_reset_required: bool,
     pub mfa_bind_required: bool,
+    /// IMS's `Status` (`Active` when `true`). The password is an initial one, set now.
+    pub active: bool,
 }
 
 impl std::fmt::Debug for NewLoginProfile {
@@ -25,6 +27,11 @@ pub struct LoginProfileUpdate {
     pub password_hash: Option<String>,
     pub password_reset_required: Option<bool>,
     pub mfa_bind_required: Option<bool>,
+    /// IMS's `Status` (`Active` when `true`).
+    pub active: Option<bool>,
+    /// `Some(true)`: the password is (again) an initial one from now (an administrator set
+    /// it, or re-enabled console logon); `Some(false)`: the user chose it.
+    pub password_initial: Option<bool>,
 }
 
 impl std::fmt::Debug for LoginProfileUpdate {
@@ -32,6 +39,8 @@ impl std::fmt::Debug for LoginProfileUpdate {
         f.debug_struct("LoginProfileUpdate")
             .field("password_reset_required", &self.password_reset_required)
             .field("mfa_bind_required", &self.mfa_bind_required)
+            .field("active", &self.active)
+            .field("password_initial", &self.password_initial)
             .finish_non_exhaustive()
     }
 }

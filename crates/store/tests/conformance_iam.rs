@@ -309,6 +309,7 @@ async fn delete_conflicts_name_their_blocker(b: &Backend) {
         password_hash: "$argon2id$x".into(),
         password_reset_required: false,
         mfa_bind_required: false,
+        active: true,
     };
     s.create_login_profile(&acct, "alice", profile, t0())
         .await
@@ -756,6 +757,7 @@ async fn login_profiles_settings_and_alias(b: &Backend) {
         password_hash: "$argon2id$v=19$h1".into(),
         password_reset_required: true,
         mfa_bind_required: false,
+        active: true,
     };
     s.create_login_profile(&a, "alice", profile.clone(), t0())
         .await
@@ -780,6 +782,7 @@ async fn login_profiles_settings_and_alias(b: &Backend) {
                 password_hash: Some("$argon2id$v=19$h2".into()),
                 password_reset_required: Some(false),
                 mfa_bind_required: None,
+                ..LoginProfileUpdate::default()
             },
             t0(),
         )

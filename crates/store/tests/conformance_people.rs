@@ -85,6 +85,7 @@ fn profile(hash: &str) -> NewLoginProfile {
         password_hash: hash.into(),
         password_reset_required: false,
         mfa_bind_required: false,
+        active: true,
     }
 }
 
@@ -309,6 +310,7 @@ async fn login_profile_lifecycle(b: &Backend) {
                 password_hash: "$argon2id$v=19$one".into(),
                 password_reset_required: true,
                 mfa_bind_required: false,
+                active: true,
             },
             t0(),
         )
@@ -353,6 +355,7 @@ async fn login_profile_lifecycle(b: &Backend) {
                 password_hash: Some("$argon2id$v=19$two".into()),
                 password_reset_required: Some(false),
                 mfa_bind_required: None,
+                ..LoginProfileUpdate::default()
             },
             later,
         )

@@ -1132,7 +1132,7 @@ async fn change_password(
     let policy = password_policy_of(store, &session.account_id)
         .await
         .map_err(|_| StoreError::Unavailable("settings".into()))?;
-    if policy.check(&new).is_err() {
+    if policy.check(&session.user_name, &new).is_err() {
         return Ok(Err(format!(
             "The new password does not meet the account's password policy: {} to 32 characters{}{}{}{}.",
             policy.minimum_password_length,
@@ -1171,7 +1171,8 @@ async fn change_password(
     let update = rampart_store::LoginProfileUpdate {
         password_hash: Some(hashed),
         password_reset_required: Some(false),
-        mfa_bind_required: None,
+        password_initial: Some(false),
+        ..rampart_store::LoginProfileUpdate::default()
     };
     state
         .store

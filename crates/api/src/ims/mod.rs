@@ -1,18 +1,27 @@
-//! IMS 2019-08-15 (`ims.aliyuncs.com`): the identity-provider actions (OIDC and SAML).
+//! IMS 2019-08-15 (`ims.aliyuncs.com`): the identity-provider actions (OIDC and SAML), and
+//! the "people" actions (login profiles, ChangePassword, password policy, security
+//! preference, default domain, virtual MFA, AccessKeys) on the data RAM 2015-05-01 uses,
+//! users named by `UserPrincipalName` ([`upn`]).
 //!
 //! Alibaba authorizes IMS with RAM's vocabulary: the permission of each action is
 //! `ram:<Action>` and its resources are RAM ARNs (`acs:ram::<account>:oidc-provider/<name>`,
 //! `…:saml-provider/<name>`), so the product's `service` is `ram`.
 
+mod keys;
+mod mfa;
 mod oidc;
+mod people;
 mod saml;
+pub(crate) mod upn;
 
 use rampart_model::Field;
 use rampart_store::Page;
 use rampart_wire::ApiError;
 
 use crate::call::Call;
-use crate::product::{Access, ActionSpec, Handler, Product, ResourceFn};
+use crate::product::{Access, ActionSpec, Handler, Product, ResourceFn, SelfServicePreference};
+use crate::ram::common::account_wide;
+use crate::ram::self_service_row;
 
 const fn row(
     name: &'static str,
@@ -52,6 +61,38 @@ fn saml_provider(call: &Call) -> Result<Vec<String>, ApiError> {
 
 fn all_saml_providers(call: &Call) -> Result<Vec<String>, ApiError> {
     Ok(vec![call.arn("saml-provider", "*")?])
+}
+
+const fn own_keys(name: &'static str, permission: &'static str, handler: Handler) -> ActionSpec {
+    self_service_row(
+        name,
+        permission,
+        upn::user_or_self_resource,
+        SelfServicePreference::AccessKeys,
+        handler,
+    )
+}
+
+const fn own_mfa(
+    name: &'static str,
+    permission: &'static str,
+    resources: ResourceFn,
+    handler: Handler,
+) -> ActionSpec {
+    self_service_row(
+        name,
+        permission,
+        resources,
+        SelfServicePreference::MfaDevices,
+        handler,
+    )
+}
+
+/// Binding acts on the device and the user.
+fn bind_resources(call: &Call) -> Result<Vec<String>, ApiError> {
+    let mut r = crate::ram::mfa::serial_resource(call)?;
+    r.extend(upn::user_resource(call)?);
+    Ok(r)
 }
 
 /// IMS lists: `MaxItems` 1–100 (default 100) and `Marker`.
@@ -155,6 +196,136 @@ pub static IMS: Product = Product {
             "ram:DeleteSAMLProvider",
             saml_provider,
             saml::delete,
+        ),
+        // Login profiles, password policy, security preference, default domain
+        row(
+            "CreateLoginProfile",
+            "ram:CreateLoginProfile",
+            upn::user_resource,
+            people::create_login_profile,
+        ),
+        row(
+            "GetLoginProfile",
+            "ram:GetLoginProfile",
+            upn::user_resource,
+            people::get_login_profile,
+        ),
+        row(
+            "UpdateLoginProfile",
+            "ram:UpdateLoginProfile",
+            upn::user_resource,
+            people::update_login_profile,
+        ),
+        row(
+            "DeleteLoginProfile",
+            "ram:DeleteLoginProfile",
+            upn::user_resource,
+            people::delete_login_profile,
+        ),
+        ActionSpec {
+            // Self-service: governed by the security preference, as in RAM.
+            name: "ChangePassword",
+            access: Access::Authenticated,
+            handler: crate::ram::people::change_password,
+        },
+        row(
+            "GetPasswordPolicy",
+            "ram:GetPasswordPolicy",
+            account_wide,
+            people::get_password_policy,
+        ),
+        row(
+            "SetPasswordPolicy",
+            "ram:SetPasswordPolicy",
+            account_wide,
+            people::set_password_policy,
+        ),
+        row(
+            "GetSecurityPreference",
+            "ram:GetSecurityPreference",
+            account_wide,
+            people::get_security_preference,
+        ),
+        row(
+            "SetSecurityPreference",
+            "ram:SetSecurityPreference",
+            account_wide,
+            people::set_security_preference,
+        ),
+        row(
+            "GetDefaultDomain",
+            "ram:GetDefaultDomain",
+            account_wide,
+            people::get_default_domain,
+        ),
+        row(
+            "SetDefaultDomain",
+            "ram:SetDefaultDomain",
+            account_wide,
+            people::set_default_domain,
+        ),
+        // Virtual MFA
+        own_mfa(
+            "CreateVirtualMFADevice",
+            "ram:CreateVirtualMFADevice",
+            crate::ram::mfa::name_resource,
+            crate::ram::mfa::create_virtual_mfa_device,
+        ),
+        row(
+            "ListVirtualMFADevices",
+            "ram:ListVirtualMFADevices",
+            crate::ram::all_mfa,
+            mfa::list_virtual_mfa_devices,
+        ),
+        row(
+            "DeleteVirtualMFADevice",
+            "ram:DeleteVirtualMFADevice",
+            crate::ram::mfa::serial_resource,
+            crate::ram::mfa::delete_virtual_mfa_device,
+        ),
+        own_mfa(
+            "BindMFADevice",
+            "ram:BindMFADevice",
+            bind_resources,
+            mfa::bind_mfa_device,
+        ),
+        own_mfa(
+            "UnbindMFADevice",
+            "ram:UnbindMFADevice",
+            upn::user_resource,
+            mfa::unbind_mfa_device,
+        ),
+        own_mfa(
+            "GetUserMFAInfo",
+            "ram:GetUserMFAInfo",
+            upn::user_or_self_resource,
+            mfa::get_user_mfa_info,
+        ),
+        // AccessKeys
+        own_keys(
+            "CreateAccessKey",
+            "ram:CreateAccessKey",
+            keys::create_access_key,
+        ),
+        own_keys(
+            "ListAccessKeys",
+            "ram:ListAccessKeys",
+            keys::list_access_keys,
+        ),
+        own_keys(
+            "UpdateAccessKey",
+            "ram:UpdateAccessKey",
+            keys::update_access_key,
+        ),
+        own_keys(
+            "DeleteAccessKey",
+            "ram:DeleteAccessKey",
+            keys::delete_access_key,
+        ),
+        own_keys(
+            "GetAccessKeyLastUsed",
+            "ram:GetAccessKeyLastUsed",
+            keys::get_access_key_last_used,
         ),
     ],
 };

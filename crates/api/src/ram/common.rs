@@ -115,21 +115,32 @@ pub fn target_user(call: &Call) -> Result<Option<String>, ApiError> {
             crate::call::check_field(Field::UserName, "UserName", name)?;
             Ok(Some(name.to_owned()))
         }
-        _ => match &call.principal {
-            Principal::User { user_name, .. } => Ok(Some(user_name.clone())),
-            // A role session has no keys or devices of its own; "itself" must never fall
-            // through to the account's root identity.
-            Principal::AssumedRole { .. } | Principal::Anonymous | Principal::Federated { .. } => {
-                Err(ApiError::missing_parameter("UserName"))
-            }
-            Principal::Root { .. } => Ok(None),
-        },
+        _ => caller_or_root(call, "UserName"),
+    }
+}
+
+/// The caller itself, when a call names no user (`param` is what it would have named):
+/// the calling RAM user, or `None` for the root identity.
+pub fn caller_or_root(call: &Call, param: &str) -> Result<Option<String>, ApiError> {
+    match &call.principal {
+        Principal::User { user_name, .. } => Ok(Some(user_name.clone())),
+        // A role session has no keys or devices of its own; "itself" must never fall
+        // through to the account's root identity.
+        Principal::AssumedRole { .. } | Principal::Anonymous | Principal::Federated { .. } => {
+            Err(ApiError::missing_parameter(param))
+        }
+        Principal::Root { .. } => Ok(None),
     }
 }
 
 /// A user named by `UserName` or, when omitted, the caller (the root identity: `root`).
 pub fn user_or_self_resource(call: &Call) -> Result<Vec<String>, ApiError> {
-    match target_user(call)? {
+    owner_resource(call, target_user(call)?)
+}
+
+/// The ARN of a user, or of the root identity for `None`.
+pub fn owner_resource(call: &Call, user: Option<String>) -> Result<Vec<String>, ApiError> {
+    match user {
         Some(name) => Ok(vec![call.arn("user", &name)?]),
         None => Ok(vec![format!("acs:ram::{}:root", call.account()?)]),
     }

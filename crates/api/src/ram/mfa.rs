@@ -2,7 +2,7 @@
 //! DeleteVirtualMFADevice, BindMFADevice, UnbindMFADevice, GetUserMFAInfo. Seeds are sealed
 //! under the master key like AccessKey secrets.
 
-use rampart_model::{Field, MasterKey};
+use rampart_model::{Field, MasterKey, VirtualMfaDevice};
 use rampart_wire::ApiError;
 use serde_json::{json, Value};
 use totp_rs::{Algorithm, TOTP};
@@ -85,6 +85,21 @@ pub fn create_virtual_mfa_device(call: &Call) -> HandlerFuture<'_> {
     })
 }
 
+/// One device of a listing; `user` shapes the bound user from (id, name, display name),
+/// which RAM and IMS name differently.
+pub(crate) fn device_json(d: &VirtualMfaDevice, user: impl Fn(&str, &str, &str) -> Value) -> Value {
+    let mut v = json!({ "SerialNumber": d.serial_number });
+    if let Value::Object(m) = &mut v {
+        if let Some(at) = d.activate_date {
+            m.insert("ActivateDate".into(), date(at));
+        }
+        if let Some((id, name, display)) = &d.user {
+            m.insert("User".into(), user(id, name, display));
+        }
+    }
+    v
+}
+
 pub fn list_virtual_mfa_devices(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
         let devices = call
@@ -95,19 +110,9 @@ pub fn list_virtual_mfa_devices(call: &Call) -> HandlerFuture<'_> {
         let devices: Vec<Value> = devices
             .iter()
             .map(|d| {
-                let mut v = json!({ "SerialNumber": d.serial_number });
-                if let Value::Object(m) = &mut v {
-                    if let Some(at) = d.activate_date {
-                        m.insert("ActivateDate".into(), date(at));
-                    }
-                    if let Some((id, name, display)) = &d.user {
-                        m.insert(
-                            "User".into(),
-                            json!({"UserId": id, "UserName": name, "DisplayName": display}),
-                        );
-                    }
-                }
-                v
+                device_json(d, |id, name, display| {
+                    json!({"UserId": id, "UserName": name, "DisplayName": display})
+                })
             })
             .collect();
         Ok(body(
@@ -154,39 +159,44 @@ pub(crate) fn open_seed(key: &MasterKey, serial: &str, sealed: &[u8]) -> Result<
         .map_err(|_| ApiError::internal_error())
 }
 
+/// Binds the device `SerialNumber` names to `user` once `AuthenticationCode1` and
+/// `AuthenticationCode2` are two consecutive codes of it.
+pub(crate) async fn bind(call: &Call, user: &str) -> Result<(), ApiError> {
+    let serial = call.required("SerialNumber")?;
+    let name = device_name(call, serial)?;
+    let (c1, c2) = (
+        code(call, "AuthenticationCode1")?,
+        code(call, "AuthenticationCode2")?,
+    );
+    let account = call.account()?;
+    let device = call
+        .store
+        .get_virtual_mfa_device(account, name)
+        .await
+        .map_err(store_error)?;
+    let seed = open_seed(
+        &call.state.master_key,
+        &device.serial_number,
+        &device.sealed_seed,
+    )?;
+    let t = totp(seed, account.as_str(), name)?;
+    let now = u64::try_from(call.now.unix_secs()).unwrap_or(0);
+    if !consecutive(&t, now, c1, c2) {
+        return Err(ApiError::new(
+            "CheckAuthenticationCodeFail",
+            "The authentication codes are not valid.",
+            403,
+        ));
+    }
+    call.store
+        .bind_mfa_device(account, user, name, call.now)
+        .await
+        .map_err(store_error)
+}
+
 pub fn bind_mfa_device(call: &Call) -> HandlerFuture<'_> {
     Box::pin(async move {
-        let user = call.name(Field::UserName)?;
-        let serial = call.required("SerialNumber")?;
-        let name = device_name(call, serial)?;
-        let (c1, c2) = (
-            code(call, "AuthenticationCode1")?,
-            code(call, "AuthenticationCode2")?,
-        );
-        let account = call.account()?;
-        let device = call
-            .store
-            .get_virtual_mfa_device(account, name)
-            .await
-            .map_err(store_error)?;
-        let seed = open_seed(
-            &call.state.master_key,
-            &device.serial_number,
-            &device.sealed_seed,
-        )?;
-        let t = totp(seed, account.as_str(), name)?;
-        let now = u64::try_from(call.now.unix_secs()).unwrap_or(0);
-        if !consecutive(&t, now, c1, c2) {
-            return Err(ApiError::new(
-                "CheckAuthenticationCodeFail",
-                "The authentication codes are not valid.",
-                403,
-            ));
-        }
-        call.store
-            .bind_mfa_device(account, user, name, call.now)
-            .await
-            .map_err(store_error)?;
+        bind(call, call.name(Field::UserName)?).await?;
         Ok(body(json!({})))
     })
 }

@@ -5,7 +5,7 @@ pub(crate) mod common;
 mod diagnostic;
 mod documents;
 mod groups;
-mod keys;
+pub(crate) mod keys;
 pub(crate) mod mfa;
 pub(crate) mod people;
 mod policies;
@@ -55,7 +55,7 @@ const fn own_keys(name: &'static str, permission: &'static str, handler: Handler
     )
 }
 
-const fn self_service_row(
+pub(crate) const fn self_service_row(
     name: &'static str,
     permission: &'static str,
     resources: ResourceFn,
@@ -117,7 +117,7 @@ fn group_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
 fn role_attachment(call: &Call) -> Result<Vec<String>, ApiError> {
     policies::attachment_resources(call, Kind::Role)
 }
-fn all_mfa(call: &Call) -> Result<Vec<String>, ApiError> {
+pub(crate) fn all_mfa(call: &Call) -> Result<Vec<String>, ApiError> {
     Ok(vec![call.arn("mfa", "*")?])
 }
 /// Binding acts on the device and the user.

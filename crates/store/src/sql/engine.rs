@@ -65,6 +65,11 @@ const SQLITE_MIGRATIONS: Migrations = &[
         "console_identities",
         include_str!("../../migrations/sqlite/0008_console_identities.sql"),
     ),
+    (
+        9,
+        "ims_people",
+        include_str!("../../migrations/sqlite/0009_ims_people.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -107,6 +112,11 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         8,
         "console_identities",
         include_str!("../../migrations/postgres/0008_console_identities.sql"),
+    ),
+    (
+        9,
+        "ims_people",
+        include_str!("../../migrations/postgres/0009_ims_people.sql"),
     ),
 ];
 

@@ -65,18 +65,23 @@ fn device_key(account: &AccountId, device: &str) -> Result<String, StoreError> {
 fn profile(row: &AnyRow) -> Result<LoginProfile, StoreError> {
     let reset: i64 = row.try_get("password_reset_required")?;
     let mfa: i64 = row.try_get("mfa_bind_required")?;
+    let active: i64 = row.try_get("active")?;
+    let initial_since: Option<i64> = row.try_get("initial_since")?;
     Ok(LoginProfile {
         user_name: row.try_get("user_name")?,
         password_hash: row.try_get("password_hash")?,
         password_reset_required: reset != 0,
         mfa_bind_required: mfa != 0,
+        active: active != 0,
+        initial_since: initial_since.map(time).transpose()?,
         create_date: time(row.try_get("create_date")?)?,
         update_date: time(row.try_get("update_date")?)?,
     })
 }
 
 const PROFILE_SELECT: &str = "SELECT u.user_name, p.password_hash, p.password_reset_required, \
-     p.mfa_bind_required, p.create_date, p.update_date FROM login_profiles p \
+     p.mfa_bind_required, p.active, p.initial_since, p.create_date, p.update_date \
+     FROM login_profiles p \
      JOIN users u ON u.user_id = p.user_id";
 
 #[async_trait]
@@ -92,14 +97,15 @@ impl LoginProfileRepo for SqlStore {
         let (user_id, name) = lock_user(&mut tx, account, user_name).await?;
         sqlx::query(
             "INSERT INTO login_profiles (account_id, user_id, password_hash, \
-             password_reset_required, mfa_bind_required, create_date, update_date) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+             password_reset_required, mfa_bind_required, active, initial_since, create_date, \
+             update_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7)",
         )
         .bind(account.as_str())
         .bind(user_id.as_str())
         .bind(new.password_hash.as_str())
         .bind(i64::from(new.password_reset_required))
         .bind(i64::from(new.mfa_bind_required))
+        .bind(i64::from(new.active))
         .bind(now.unix_millis())
         .execute(&mut *tx)
         .await
@@ -111,6 +117,8 @@ impl LoginProfileRepo for SqlStore {
             password_hash: new.password_hash,
             password_reset_required: new.password_reset_required,
             mfa_bind_required: new.mfa_bind_required,
+            active: new.active,
+            initial_since: Some(now),
             create_date: now,
             update_date: now,
         })
@@ -143,7 +151,9 @@ impl LoginProfileRepo for SqlStore {
         let changed = sqlx::query(
             "UPDATE login_profiles SET password_hash = COALESCE($2, password_hash), \
              password_reset_required = COALESCE($3, password_reset_required), \
-             mfa_bind_required = COALESCE($4, mfa_bind_required), update_date = $5 \
+             mfa_bind_required = COALESCE($4, mfa_bind_required), update_date = $5, \
+             active = COALESCE($6, active), \
+             initial_since = CASE $7 WHEN 1 THEN $5 WHEN 0 THEN NULL ELSE initial_since END \
              WHERE user_id = $1",
         )
         .bind(user_id.as_str())
@@ -151,6 +161,8 @@ impl LoginProfileRepo for SqlStore {
         .bind(update.password_reset_required.map(i64::from))
         .bind(update.mfa_bind_required.map(i64::from))
         .bind(now.unix_millis())
+        .bind(update.active.map(i64::from))
+        .bind(update.password_initial.map(i64::from))
         .execute(&mut *tx)
         .await?
         .rows_affected();
