@@ -833,8 +833,16 @@ async fn the_root_identity_signs_in_with_its_own_password_and_mfa() {
     assert_eq!(codes(&events), ["InvalidPassword", ""]);
     assert_eq!(events[1]["userIdentity"]["type"], "root-account");
 
+    let account_mfa = || async {
+        s.call(&root, "GetAccountMFAInfo", &[("Version", "2019-08-15")])
+            .await
+            .ok()["IsMFAEnable"]
+            .clone()
+    };
+    assert_eq!(account_mfa().await, false);
     let (seed, name) = bind_mfa_on_console(&s, &mut b, &root.account_id).await;
     assert_eq!(name, "root");
+    assert_eq!(account_mfa().await, true);
     assert!(s
         .store
         .get_root_login(&account)
@@ -1343,4 +1351,64 @@ async fn every_console_form_needs_its_csrf_token() {
     sign_out(&mut b).await;
     let page = b.sign_in(&root.account_id, PASSWORD).await;
     assert_eq!(page.location.as_deref(), Some("/console"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign_in() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    for name in ["alice", "bob", "carol"] {
+        user_with_password(&s, &root, name).await;
+    }
+    let ims = |action: &'static str, params: Vec<(&'static str, String)>| {
+        let s = &s;
+        let root = &root;
+        async move {
+            let mut all: Vec<(&str, &str)> = vec![("Version", "2019-08-15")];
+            all.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
+            s.call(root, action, &all).await.ok()
+        }
+    };
+    let upn = |name: &str| format!("{name}@{}.onaliyun.com", root.account_id);
+    // IMS's Status=Inactive turns console logon off.
+    ims(
+        "UpdateLoginProfile",
+        vec![("UserPrincipalName", upn("alice")), ("Status", "Inactive".into())],
+    )
+    .await;
+    let mut b = Browser::new(&s);
+    let page = b.sign_in(&upn("alice"), PASSWORD).await;
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("Console sign-in is disabled"), "{}", page.body);
+    // …but a wrong password still reads as a wrong password.
+    let page = b.sign_in(&upn("alice"), "Wrong-Password-1").await;
+    assert!(page.body.contains("The logon name or password is incorrect."));
+
+    // An administrator's (initial) password expires after InitialPasswordAge days.
+    ims("SetPasswordPolicy", vec![("InitialPasswordAge", "1".into())]).await;
+    s.clock.advance(Duration::from_secs(86_400));
+    let page = b.sign_in(&upn("bob"), PASSWORD).await;
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("initial password has expired"), "{}", page.body);
+
+    // MFAOperationForLogin=mandatory: no device, no sign-in.
+    ims("SetPasswordPolicy", vec![("InitialPasswordAge", "0".into())]).await;
+    ims(
+        "SetSecurityPreference",
+        vec![("MFAOperationForLogin", "mandatory".into())],
+    )
+    .await;
+    let page = b.sign_in(&upn("carol"), PASSWORD).await;
+    assert_eq!(page.status, 401);
+    assert!(page.body.contains("An MFA device must be bound"), "{}", page.body);
+    let events = sign_in_events(&s, &root.account_id).await;
+    assert_eq!(
+        codes(&events),
+        [
+            "LoginProfileInactive",
+            "InvalidPassword",
+            "InitialPasswordExpired",
+            "MFABindRequired"
+        ]
+    );
 }

@@ -678,19 +678,46 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
             "verified without a profile".into(),
         )));
     };
+    // Checked only after the password, so they tell nothing to someone guessing names.
+    if !profile.active {
+        let refusal = Refusal {
+            shown: "Console sign-in is disabled for this user. Ask an administrator.".to_owned(),
+            code: Some("LoginProfileInactive"),
+            detail: "the login profile's Status is Inactive".to_owned(),
+            metric: "disabled",
+        };
+        return Err(refuse(state, Some(&attempt), refusal).await);
+    }
+    if policy.password_status(&profile, now) == "InitialExpired" {
+        let refusal = Refusal {
+            shown: "Your initial password has expired. Ask an administrator to set a new one."
+                .to_owned(),
+            code: Some("InitialPasswordExpired"),
+            detail: format!(
+                "the initial password is older than InitialPasswordAge ({} days)",
+                policy.initial_password_age
+            ),
+            metric: "password_expired",
+        };
+        return Err(refuse(state, Some(&attempt), refusal).await);
+    }
+    let mfa_required =
+        profile.mfa_bind_required || preference.mfa_operation_for_login == "mandatory";
     match store
         .get_user_mfa_device(&account, &profile.user_name)
         .await
     {
         Ok(_) => pending_mfa(state, &attempt).await,
-        Err(StoreError::NotFound(_)) if profile.mfa_bind_required => {
+        Err(StoreError::NotFound(_)) if mfa_required => {
             let refusal = Refusal {
                 shown: "An MFA device must be bound to this user before it can sign in. Ask an \
                         administrator, or bind one through the API (CreateVirtualMFADevice, \
                         BindMFADevice)."
                     .to_owned(),
                 code: Some("MFABindRequired"),
-                detail: "MFABindRequired and no device is bound".to_owned(),
+                detail: "MFA is required (MFABindRequired or MFAOperationForLogin=mandatory) \
+                         and no device is bound"
+                    .to_owned(),
                 metric: "mfa_bind_required",
             };
             Err(refuse(state, Some(&attempt), refusal).await)

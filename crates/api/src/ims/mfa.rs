@@ -1,6 +1,7 @@
 //! IMS's virtual MFA actions on RAM's devices: ListVirtualMFADevices (paged, users by UPN),
-//! BindMFADevice, UnbindMFADevice, GetUserMFAInfo. Create/DeleteVirtualMFADevice are RAM's
-//! handlers: same parameters, same answer.
+//! BindMFADevice, UnbindMFADevice, GetUserMFAInfo, and GetAccountMFAInfo (the root identity's
+//! device, bound on the console). Create/DeleteVirtualMFADevice are RAM's handlers: same
+//! parameters, same answer.
 
 use rampart_store::{Entity, Listing, StoreError};
 use rampart_wire::ApiError;
@@ -82,5 +83,19 @@ pub fn get_user_mfa_info(call: &Call) -> HandlerFuture<'_> {
             }
             Err(e) => Err(store_error(e)),
         }
+    })
+}
+
+/// Whether the account's root identity has an MFA device (bound on the console; the root
+/// identity's device is not one of RAM's).
+pub fn get_account_mfa_info(call: &Call) -> HandlerFuture<'_> {
+    Box::pin(async move {
+        let login = call
+            .store
+            .get_root_login(call.account()?)
+            .await
+            .map_err(store_error)?;
+        let enabled = login.is_some_and(|l| l.mfa.is_some());
+        Ok(body(json!({ "IsMFAEnable": enabled })))
     })
 }

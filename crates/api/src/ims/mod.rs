@@ -301,6 +301,12 @@ pub static IMS: Product = Product {
             upn::user_or_self_resource,
             mfa::get_user_mfa_info,
         ),
+        row(
+            "GetAccountMFAInfo",
+            "ram:GetAccountMFAInfo",
+            account_wide,
+            mfa::get_account_mfa_info,
+        ),
         // AccessKeys
         own_keys(
             "CreateAccessKey",
