@@ -1373,26 +1373,47 @@ async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign
     // IMS's Status=Inactive turns console logon off.
     ims(
         "UpdateLoginProfile",
-        vec![("UserPrincipalName", upn("alice")), ("Status", "Inactive".into())],
+        vec![
+            ("UserPrincipalName", upn("alice")),
+            ("Status", "Inactive".into()),
+        ],
     )
     .await;
     let mut b = Browser::new(&s);
     let page = b.sign_in(&upn("alice"), PASSWORD).await;
     assert_eq!(page.status, 401);
-    assert!(page.body.contains("Console sign-in is disabled"), "{}", page.body);
+    assert!(
+        page.body.contains("Console sign-in is disabled"),
+        "{}",
+        page.body
+    );
     // …but a wrong password still reads as a wrong password.
     let page = b.sign_in(&upn("alice"), "Wrong-Password-1").await;
-    assert!(page.body.contains("The logon name or password is incorrect."));
+    assert!(page
+        .body
+        .contains("The logon name or password is incorrect."));
 
     // An administrator's (initial) password expires after InitialPasswordAge days.
-    ims("SetPasswordPolicy", vec![("InitialPasswordAge", "1".into())]).await;
+    ims(
+        "SetPasswordPolicy",
+        vec![("InitialPasswordAge", "1".into())],
+    )
+    .await;
     s.clock.advance(Duration::from_secs(86_400));
     let page = b.sign_in(&upn("bob"), PASSWORD).await;
     assert_eq!(page.status, 401);
-    assert!(page.body.contains("initial password has expired"), "{}", page.body);
+    assert!(
+        page.body.contains("initial password has expired"),
+        "{}",
+        page.body
+    );
 
     // MFAOperationForLogin=mandatory: no device, no sign-in.
-    ims("SetPasswordPolicy", vec![("InitialPasswordAge", "0".into())]).await;
+    ims(
+        "SetPasswordPolicy",
+        vec![("InitialPasswordAge", "0".into())],
+    )
+    .await;
     ims(
         "SetSecurityPreference",
         vec![("MFAOperationForLogin", "mandatory".into())],
@@ -1400,7 +1421,11 @@ async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign
     .await;
     let page = b.sign_in(&upn("carol"), PASSWORD).await;
     assert_eq!(page.status, 401);
-    assert!(page.body.contains("An MFA device must be bound"), "{}", page.body);
+    assert!(
+        page.body.contains("An MFA device must be bound"),
+        "{}",
+        page.body
+    );
     let events = sign_in_events(&s, &root.account_id).await;
     assert_eq!(
         codes(&events),
@@ -1411,4 +1436,236 @@ async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign
             "MFABindRequired"
         ]
     );
+}
+
+/// Creates and binds a virtual MFA device to `user` through the API; returns its seed.
+async fn bind_device(s: &Server, root: &Client, user: &str, device: &str) -> String {
+    let created = s
+        .call(
+            root,
+            "CreateVirtualMFADevice",
+            &[("VirtualMFADeviceName", device)],
+        )
+        .await
+        .ok();
+    let seed = created["VirtualMFADevice"]["Base32StringSeed"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let serial = created["VirtualMFADevice"]["SerialNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    s.call(
+        root,
+        "BindMFADevice",
+        &[
+            ("UserName", user),
+            ("SerialNumber", &serial),
+            (
+                "AuthenticationCode1",
+                &totp_at(&seed, &root.account_id, device, now - 30),
+            ),
+            (
+                "AuthenticationCode2",
+                &totp_at(&seed, &root.account_id, device, now),
+            ),
+        ],
+    )
+    .await
+    .ok();
+    seed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_browser_skips_mfa_for_seven_days_when_the_account_allows() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    user_with_password(&s, &root, "alice").await;
+    let seed = bind_device(&s, &root, "alice", "alice-phone").await;
+    s.clock.advance(Duration::from_secs(60));
+    let logon = format!("alice@{}", root.account_id);
+    let first = seed.clone();
+    let code = |s: &Server| {
+        totp_at(
+            &first,
+            &root.account_id,
+            "alice-phone",
+            u64::try_from(s.clock.now().unix_secs()).unwrap(),
+        )
+    };
+
+    // Off by default: no offer to remember.
+    let mut b = Browser::new(&s);
+    b.sign_in(&logon, PASSWORD).await;
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    assert!(!form.body.contains("id=\"remember\""));
+
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("EnableSaveMFATicket", "true")],
+    )
+    .await
+    .ok();
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    assert!(form.body.contains("Remember this browser for 7 days"));
+    let done = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[
+                ("csrf", &form.csrf()),
+                ("code", &code(&s)),
+                ("remember", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
+    let ticket = b
+        .last_set_cookies
+        .iter()
+        .find(|c| c.starts_with("rampart_mfa_ticket="))
+        .unwrap()
+        .clone();
+    assert!(ticket.contains("HttpOnly") && ticket.contains("Max-Age=604800"));
+    sign_out(&mut b).await;
+
+    // The same browser, later: straight in, and the session counts as MFA.
+    s.clock.advance(Duration::from_secs(3 * 86_400));
+    let page = b.sign_in(&logon, PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/console"), "{}", page.body);
+    assert!(b
+        .send("GET", "/console", &[])
+        .await
+        .body
+        .contains("<span id=\"mfa\">yes</span>"));
+    sign_out(&mut b).await;
+
+    // Another browser, or an altered ticket, is asked for the code.
+    let mut other = Browser::new(&s);
+    let page = other.sign_in(&logon, PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/login/mfa"));
+    let mut forged = Browser::new(&s);
+    let value = b.cookies["rampart_mfa_ticket"].clone();
+    let flipped = if value.ends_with('A') { "B" } else { "A" };
+    forged.cookies.insert(
+        "rampart_mfa_ticket".into(),
+        format!("{}{flipped}", &value[..value.len() - 1]),
+    );
+    let page = forged.sign_in(&logon, PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/login/mfa"));
+
+    // Turning the preference off stops honouring tickets.
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("EnableSaveMFATicket", "false")],
+    )
+    .await
+    .ok();
+    let page = b.sign_in(&logon, PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/login/mfa"));
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("EnableSaveMFATicket", "true")],
+    )
+    .await
+    .ok();
+
+    // Another device voids it.
+    s.call(&root, "UnbindMFADevice", &[("UserName", "alice")])
+        .await
+        .ok();
+    let seed = bind_device(&s, &root, "alice", "alice-new-phone").await;
+    let page = b.sign_in(&logon, PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/login/mfa"));
+
+    // And seven days end it.
+    s.clock.advance(Duration::from_secs(60));
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    let code = totp_at(&seed, &root.account_id, "alice-new-phone", now);
+    let done = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &form.csrf()), ("code", &code), ("remember", "on")],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
+    sign_out(&mut b).await;
+    s.clock.advance(Duration::from_secs(6 * 86_400));
+    let page = b.sign_in(&logon, PASSWORD).await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/console"),
+        "day 6: still remembered"
+    );
+    sign_out(&mut b).await;
+    s.clock.advance(Duration::from_secs(86_400));
+    let page = b.sign_in(&logon, PASSWORD).await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/login/mfa"),
+        "day 7: asked again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_codes_are_accepted_one_step_either_way_and_once() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    user_with_password(&s, &root, "alice").await;
+    let seed = bind_device(&s, &root, "alice", "alice-phone").await;
+    s.clock.advance(Duration::from_secs(300));
+    let logon = format!("alice@{}", root.account_id);
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    let at = |secs: u64| totp_at(&seed, &root.account_id, "alice-phone", secs);
+    let mut b = Browser::new(&s);
+    b.sign_in(&logon, PASSWORD).await;
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    let csrf = form.csrf();
+    // Two steps off either way: refused (the clock skew a device may have is one step).
+    for code in [at(now - 60), at(now + 60), "12345".to_owned()] {
+        let page = b
+            .send("POST", "/login/mfa", &[("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!(page.status, 401, "{code}");
+    }
+    // One step behind: accepted.
+    let done = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &csrf), ("code", &at(now - 30))],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
+    // One step ahead works too, once: a second sign-in with the same code is a replay.
+    sign_out(&mut b).await;
+    b.sign_in(&logon, PASSWORD).await;
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    let ahead = at(now + 30);
+    let ok = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &form.csrf()), ("code", &ahead)],
+        )
+        .await;
+    assert_eq!(ok.location.as_deref(), Some("/console"), "{}", ok.body);
+    sign_out(&mut b).await;
+    b.sign_in(&logon, PASSWORD).await;
+    let form = b.send("GET", "/login/mfa", &[]).await;
+    let replay = b
+        .send(
+            "POST",
+            "/login/mfa",
+            &[("csrf", &form.csrf()), ("code", &ahead)],
+        )
+        .await;
+    assert_eq!(replay.status, 401);
 }

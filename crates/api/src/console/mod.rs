@@ -31,6 +31,7 @@ use crate::dispatch::Api;
 mod pages;
 mod root;
 mod saml;
+mod ticket;
 
 use crate::http::{HttpRequest, HttpResponse};
 use crate::ram::people::{password_policy_of, security_preference_of, verify_password};
@@ -303,13 +304,19 @@ async fn mfa_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) ->
         Ok(found) => found,
         Err(page) => return page,
     };
+    let remember = if tickets_allowed(state, &session).await {
+        "<label class=\"inline\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" \
+         value=\"on\"> Remember this browser for 7 days</label>"
+    } else {
+        ""
+    };
     let body = format!(
         "{}<p>Enter the 6-digit code from the MFA device of {}.</p>\
          <form method=\"post\" action=\"/login/mfa\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <label for=\"code\">Authentication code</label>\
          <input id=\"code\" name=\"code\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" \
-         autocomplete=\"one-time-code\" required autofocus>\
+         autocomplete=\"one-time-code\" required autofocus>{remember}\
          <button type=\"submit\">Verify</button></form>",
         error_block(error),
         escape(&session.user_name),
@@ -321,6 +328,13 @@ async fn mfa_page(state: &Arc<State>, req: &HttpRequest, error: Option<&str>) ->
         &body,
         Vec::new(),
     )
+}
+
+/// Whether the session's account lets a browser remember its MFA (`EnableSaveMFATicket`).
+async fn tickets_allowed(state: &State, session: &ConsoleSession) -> bool {
+    security_preference_of(state.store.as_ref(), &session.account_id)
+        .await
+        .is_ok_and(|p| p.enable_save_mfa_ticket)
 }
 
 async fn post_logout(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
@@ -622,7 +636,7 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
             identity: SessionIdentity::Root,
             ..Attempt::new(req, account, "root", now)
         };
-        return sign_in_root(state, attempt, password).await;
+        return sign_in_root(state, req, attempt, password).await;
     };
     let attempt = Attempt::new(req, account.clone(), user_name, now);
     let preference = security_preference_of(store, &account)
@@ -707,7 +721,7 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
         .get_user_mfa_device(&account, &profile.user_name)
         .await
     {
-        Ok(_) => pending_mfa(state, &attempt).await,
+        Ok(_) => mfa_step(state, req, &attempt, preference.enable_save_mfa_ticket).await,
         Err(StoreError::NotFound(_)) if mfa_required => {
             let refusal = Refusal {
                 shown: "An MFA device must be bound to this user before it can sign in. Ask an \
@@ -757,7 +771,12 @@ async fn pending_mfa(state: &State, attempt: &Attempt) -> Outcome {
 /// `LoginNetworkMasks` govern RAM users, not the root identity, as in Alibaba; the
 /// `MaxLoginAttemps` lockout is applied to it all the same, since nothing else limits
 /// guessing here.
-async fn sign_in_root(state: &Arc<State>, attempt: Attempt, password: String) -> Outcome {
+async fn sign_in_root(
+    state: &Arc<State>,
+    req: &HttpRequest,
+    attempt: Attempt,
+    password: String,
+) -> Outcome {
     let store = state.store.as_ref();
     let login = store
         .get_root_login(&attempt.account_id)
@@ -786,9 +805,37 @@ async fn sign_in_root(state: &Arc<State>, attempt: Attempt, password: String) ->
         return Err(refuse(state, Some(&attempt), refusal).await);
     }
     if login.as_ref().is_some_and(|l| l.mfa.is_some()) {
-        return pending_mfa(state, &attempt).await;
+        let preference = security_preference_of(store, &attempt.account_id)
+            .await
+            .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
+        return mfa_step(state, req, &attempt, preference.enable_save_mfa_ticket).await;
     }
     finish(state, &attempt, false, None).await
+}
+
+/// A bound device's step: skipped with a current ticket when `EnableSaveMFATicket` is on
+/// (the session then counts as having passed MFA: this browser did, with this device).
+async fn mfa_step(
+    state: &Arc<State>,
+    req: &HttpRequest,
+    attempt: &Attempt,
+    tickets: bool,
+) -> Outcome {
+    if tickets {
+        let binding = ticket::device_binding(
+            state,
+            &attempt.identity,
+            &attempt.account_id,
+            &attempt.user_name,
+        )
+        .await
+        .map_err(Err)?;
+        if binding.is_some_and(|b| ticket::honoured(state, req, attempt, &b)) {
+            state.metrics.sign_in("mfa_ticket");
+            return finish(state, attempt, true, None).await;
+        }
+    }
+    pending_mfa(state, attempt).await
 }
 
 /// `Some(refusal)` when the user has used up this hour's attempts.
@@ -871,15 +918,23 @@ async fn post_mfa(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
         )
         .await;
     }
-    match check_mfa(state, req, &hash, &session, field(&form, "code")).await {
-        Ok(Next::Active(token, lifetime)) => redirect(
-            "/console",
-            vec![set_cookie(req, SESSION_COOKIE, &token, Some(lifetime))],
-        ),
-        Ok(Next::ChangePassword(token)) => redirect(
-            "/login/password",
-            vec![set_cookie(req, SESSION_COOKIE, &token, Some(MFA_WINDOW))],
-        ),
+    let outcome = check_mfa(state, req, &hash, &session, field(&form, "code")).await;
+    let mut earned = Vec::new();
+    if matches!(outcome, Ok(Next::Active(..) | Next::ChangePassword(_)))
+        && field(&form, "remember") == "on"
+        && tickets_allowed(state, &session).await
+    {
+        earned.extend(ticket::issue(state, req, &session, state.clock.now()).await);
+    }
+    match outcome {
+        Ok(Next::Active(token, lifetime)) => {
+            earned.push(set_cookie(req, SESSION_COOKIE, &token, Some(lifetime)));
+            redirect("/console", earned)
+        }
+        Ok(Next::ChangePassword(token)) => {
+            earned.push(set_cookie(req, SESSION_COOKIE, &token, Some(MFA_WINDOW)));
+            redirect("/login/password", earned)
+        }
         Ok(Next::Mfa(_)) => unavailable(),
         Err(Ok(refusal)) if refusal.metric == "locked" => {
             let _ = state.store.delete_console_session(&hash).await;

@@ -818,7 +818,8 @@ mod tests {
     #[test]
     fn passwords_hash_verify_and_meet_policies() {
         let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
+        // OWASP's argon2id recommendation, as documented: 19 MiB, two passes, one lane.
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         let strict = PasswordPolicy {
