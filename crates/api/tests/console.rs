@@ -492,32 +492,118 @@ async fn a_bound_mfa_device_asks_for_a_code_once_per_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mfa_bind_required_without_a_device_refuses_clearly() {
+async fn mfa_bind_required_walks_the_user_through_binding_before_the_session() {
     let s = Server::start().await;
     let root = s.account("acme").await;
-    s.call(&root, "CreateUser", &[("UserName", "bob")])
+    for user in ["bob", "dan"] {
+        s.call(&root, "CreateUser", &[("UserName", user)])
+            .await
+            .ok();
+        s.call(
+            &root,
+            "CreateLoginProfile",
+            &[
+                ("UserName", user),
+                ("Password", PASSWORD),
+                ("MFABindRequired", "true"),
+            ],
+        )
         .await
         .ok();
-    s.call(
-        &root,
-        "CreateLoginProfile",
-        &[
-            ("UserName", "bob"),
-            ("Password", PASSWORD),
-            ("MFABindRequired", "true"),
-        ],
-    )
-    .await
-    .ok();
+    }
     let mut b = Browser::new(&s);
     let page = b
         .sign_in(&format!("bob@{}", root.account_id), PASSWORD)
         .await;
-    assert_eq!(page.status, 401);
-    assert!(page.body.contains("An MFA device must be bound"));
     assert_eq!(
-        codes(&sign_in_events(&s, &root.account_id).await),
-        ["MFABindRequired"]
+        page.location.as_deref(),
+        Some("/login/mfa/bind"),
+        "{}",
+        page.body
+    );
+    // Not signed in until a device is bound.
+    assert_eq!(
+        b.send("GET", "/console", &[]).await.location.as_deref(),
+        Some("/login")
+    );
+    let start = b.send("GET", "/login/mfa/bind", &[]).await;
+    assert!(start.body.contains("must bind an MFA device"));
+    let csrf = start.csrf();
+    let enrol = b.send("POST", "/login/mfa/bind", &[("csrf", &csrf)]).await;
+    assert_eq!(enrol.status, 200, "{}", enrol.body);
+    assert!(enrol.body.contains("src=\"data:image/png;base64,iVBOR"));
+    let seed = hidden_value(&enrol, "seed");
+    let serial = hidden_value(&enrol, "serial");
+    let name = serial.rsplit('/').next().unwrap().to_owned();
+    let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
+    let code = |secs| totp_at(&seed, &root.account_id, &name, secs);
+    let bind = |c1: String, c2: String| {
+        vec![
+            ("csrf".to_owned(), csrf.clone()),
+            ("step".to_owned(), "bind".to_owned()),
+            ("serial".to_owned(), serial.clone()),
+            ("seed".to_owned(), seed.clone()),
+            ("qr".to_owned(), hidden_value(&enrol, "qr")),
+            ("code1".to_owned(), c1),
+            ("code2".to_owned(), c2),
+        ]
+    };
+    let wrong = bind("000000".into(), code(now));
+    let wrong: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let again = b.send("POST", "/login/mfa/bind", &wrong).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(
+        again.body.contains("id=\"mfa-qr\""),
+        "the same device, to try again"
+    );
+    let right = bind(code(now - 30), code(now));
+    let right: Vec<(&str, &str)> = right
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let done = b.send("POST", "/login/mfa/bind", &right).await;
+    assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
+    let console = b.send("GET", "/console", &[]).await;
+    assert!(console.body.contains("<span id=\"mfa\">yes</span>"));
+    let info = s
+        .call(&root, "GetUserMFAInfo", &[("UserName", "bob")])
+        .await
+        .ok();
+    assert_eq!(info["MFADevice"]["SerialNumber"], serial.as_str());
+    // From now on bob signs in with the device.
+    sign_out(&mut b).await;
+    let page = b
+        .sign_in(&format!("bob@{}", root.account_id), PASSWORD)
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/login/mfa"));
+
+    // Where users may not manage their own devices, the step says so clearly.
+    s.call(
+        &root,
+        "SetSecurityPreference",
+        &[("AllowUserToManageMFADevices", "false")],
+    )
+    .await
+    .ok();
+    let mut d = Browser::new(&s);
+    d.sign_in(&format!("dan@{}", root.account_id), PASSWORD)
+        .await;
+    let start = d.send("GET", "/login/mfa/bind", &[]).await;
+    let refused = d
+        .send("POST", "/login/mfa/bind", &[("csrf", &start.csrf())])
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("AllowUserToManageMFADevices is off"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        d.send("GET", "/console", &[]).await.location.as_deref(),
+        Some("/login")
     );
 }
 
@@ -607,7 +693,12 @@ async fn an_expired_password_under_hard_expiry_needs_an_administrator() {
     s.call(
         &root,
         "SetPasswordPolicy",
-        &[("MaxPasswordAge", "30"), ("HardExpiry", "true")],
+        // InitialPasswordAge off: dave's administrator-set password would expire first.
+        &[
+            ("MaxPasswordAge", "30"),
+            ("HardExpiry", "true"),
+            ("InitialPasswordAge", "0"),
+        ],
     )
     .await
     .ok();
@@ -1354,7 +1445,7 @@ async fn every_console_form_needs_its_csrf_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign_in() {
+async fn inactive_logons_and_expired_initial_passwords_refuse_and_mandatory_mfa_asks_to_bind() {
     let s = Server::start().await;
     let root = s.account("acme").await;
     for name in ["alice", "bob", "carol"] {
@@ -1408,7 +1499,7 @@ async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign
         page.body
     );
 
-    // MFAOperationForLogin=mandatory: no device, no sign-in.
+    // MFAOperationForLogin=mandatory: no device, so binding one comes first.
     ims(
         "SetPasswordPolicy",
         vec![("InitialPasswordAge", "0".into())],
@@ -1420,9 +1511,9 @@ async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign
     )
     .await;
     let page = b.sign_in(&upn("carol"), PASSWORD).await;
-    assert_eq!(page.status, 401);
-    assert!(
-        page.body.contains("An MFA device must be bound"),
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/login/mfa/bind"),
         "{}",
         page.body
     );
@@ -1432,8 +1523,7 @@ async fn inactive_logons_expired_initial_passwords_and_mandatory_mfa_refuse_sign
         [
             "LoginProfileInactive",
             "InvalidPassword",
-            "InitialPasswordExpired",
-            "MFABindRequired"
+            "InitialPasswordExpired"
         ]
     );
 }

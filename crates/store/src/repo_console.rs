@@ -13,6 +13,8 @@ use crate::repo_people::TotpUse;
 pub enum SessionStage {
     /// The password passed; the MFA code is due.
     Mfa,
+    /// The password passed; MFA is required and no device is bound: binding one is due.
+    Bind,
     /// Password (and MFA) passed; a password change is due first.
     Password,
     /// Signed in.
@@ -23,6 +25,7 @@ impl SessionStage {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStage::Mfa => "mfa",
+            SessionStage::Bind => "bind",
             SessionStage::Password => "password",
             SessionStage::Active => "active",
         }

@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dispatch::Api;
 
+mod enrol;
 mod pages;
 mod root;
 mod saml;
@@ -43,6 +44,8 @@ const SESSION_COOKIE: &str = "rampart_session";
 const LOGIN_COOKIE: &str = "rampart_login";
 /// How long a password that passed waits for its MFA code.
 const MFA_WINDOW: Duration = Duration::from_secs(300);
+/// How long a user who must bind a device has to scan it and enter two codes.
+const BIND_WINDOW: Duration = Duration::from_secs(900);
 const MAX_IDLE: Duration = Duration::from_secs(3600);
 /// Touch a session's idle clock at most this often (a write per page view is waste).
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
@@ -61,11 +64,13 @@ pub async fn route(api: &Api, req: &HttpRequest) -> Option<HttpResponse> {
         ("GET", "/login") => login_page(state, req, None).await,
         ("POST", "/login") => post_login(state, req).await,
         ("GET", "/login/mfa") => mfa_page(state, req, None).await,
+        ("GET", "/login/mfa/bind") => enrol::get(api, req).await,
+        ("POST", "/login/mfa/bind") => enrol::post(api, req).await,
         ("POST", "/login/mfa") => post_mfa(state, req).await,
         ("GET", "/login/password") => password_page(state, req, None).await,
         ("POST", "/login/password") => post_password(state, req).await,
         ("POST", "/logout") => post_logout(state, req).await,
-        (_, "/login" | "/login/mfa" | "/login/password" | "/logout") => page(
+        (_, "/login" | "/login/mfa" | "/login/mfa/bind" | "/login/password" | "/logout") => page(
             405,
             "Not allowed",
             "<p>That method is not used here.</p>",
@@ -494,6 +499,8 @@ impl Refusal {
 enum Next {
     /// A password that passed; the MFA page is next. The pending session's token.
     Mfa(String),
+    /// A password that passed; binding a required MFA device is next.
+    Bind(String),
     /// Password (and MFA) passed; the password must be changed first. The pending session's
     /// token.
     ChangePassword(String),
@@ -588,6 +595,13 @@ async fn post_login(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
             "/login/password",
             vec![
                 set_cookie(req, SESSION_COOKIE, &token, Some(MFA_WINDOW)),
+                set_cookie(req, LOGIN_COOKIE, "", None),
+            ],
+        ),
+        Ok(Next::Bind(token)) => redirect(
+            "/login/mfa/bind",
+            vec![
+                set_cookie(req, SESSION_COOKIE, &token, Some(BIND_WINDOW)),
                 set_cookie(req, LOGIN_COOKIE, "", None),
             ],
         ),
@@ -723,18 +737,14 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
     {
         Ok(_) => mfa_step(state, req, &attempt, preference.enable_save_mfa_ticket).await,
         Err(StoreError::NotFound(_)) if mfa_required => {
-            let refusal = Refusal {
-                shown: "An MFA device must be bound to this user before it can sign in. Ask an \
-                        administrator, or bind one through the API (CreateVirtualMFADevice, \
-                        BindMFADevice)."
-                    .to_owned(),
-                code: Some("MFABindRequired"),
-                detail: "MFA is required (MFABindRequired or MFAOperationForLogin=mandatory) \
-                         and no device is bound"
-                    .to_owned(),
-                metric: "mfa_bind_required",
-            };
-            Err(refuse(state, Some(&attempt), refusal).await)
+            pending(
+                state,
+                &attempt,
+                SessionStage::Bind,
+                BIND_WINDOW,
+                "mfa_bind_required",
+            )
+            .await
         }
         Err(StoreError::NotFound(_)) => finish(state, &attempt, false, None).await,
         Err(e) => Err(Err(e)),
@@ -743,27 +753,48 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
 
 /// A password that passed, waiting for its MFA code.
 async fn pending_mfa(state: &State, attempt: &Attempt) -> Outcome {
+    pending(
+        state,
+        attempt,
+        SessionStage::Mfa,
+        MFA_WINDOW,
+        "mfa_required",
+    )
+    .await
+}
+
+/// A password that passed, waiting for the next step (`Mfa` or `Bind`) under a new token.
+async fn pending(
+    state: &State,
+    attempt: &Attempt,
+    stage: SessionStage,
+    window: Duration,
+    metric: &'static str,
+) -> Outcome {
     let token = random_token().map_err(Err)?;
     let pending = ConsoleSession {
         token_hash: token_hash(&token),
         account_id: attempt.account_id.clone(),
         user_name: attempt.user_name.clone(),
         identity: attempt.identity.clone(),
-        stage: SessionStage::Mfa,
+        stage,
         mfa: false,
         csrf: random_token().map_err(Err)?,
         created_at: attempt.now,
         last_seen: attempt.now,
-        expires_at: attempt.now.saturating_add(MFA_WINDOW),
-        idle: MFA_WINDOW,
+        expires_at: attempt.now.saturating_add(window),
+        idle: window,
     };
     state
         .store
         .create_console_session(&pending, None)
         .await
         .map_err(Err)?;
-    state.metrics.sign_in("mfa_required");
-    Ok(Next::Mfa(token))
+    state.metrics.sign_in(metric);
+    Ok(match stage {
+        SessionStage::Bind => Next::Bind(token),
+        _ => Next::Mfa(token),
+    })
 }
 
 /// The root identity's sign-in: its own password (set with `rampart account
@@ -935,7 +966,7 @@ async fn post_mfa(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
             earned.push(set_cookie(req, SESSION_COOKIE, &token, Some(MFA_WINDOW)));
             redirect("/login/password", earned)
         }
-        Ok(Next::Mfa(_)) => unavailable(),
+        Ok(Next::Mfa(_) | Next::Bind(_)) => unavailable(),
         Err(Ok(refusal)) if refusal.metric == "locked" => {
             let _ = state.store.delete_console_session(&hash).await;
             let mut response = login_page(state, req, Some(&refusal.shown)).await;

@@ -171,17 +171,13 @@ fn query(req: &HttpRequest) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The active session and its principal, or the page to answer instead. A session whose
-/// user or role is gone ends here.
-async fn signed_in(api: &Api, req: &HttpRequest) -> Result<Signed, HttpResponse> {
-    let state = api.state();
-    let (hash, session) = require_session(state, req, SessionStage::Active).await?;
+/// The principal a session acts as; `None` when its user or role is gone.
+pub(super) async fn principal_of(
+    state: &crate::state::State,
+    session: &ConsoleSession,
+) -> Result<Option<Principal>, StoreError> {
     let account_id = session.account_id.clone();
-    let gone = || async {
-        let _ = state.store.delete_console_session(&hash).await;
-        redirect("/login", vec![set_cookie(req, SESSION_COOKIE, "", None)])
-    };
-    let principal = match &session.identity {
+    Ok(Some(match &session.identity {
         SessionIdentity::Root => Principal::Root { account_id },
         SessionIdentity::User => {
             match state.store.get_user(&account_id, &session.user_name).await {
@@ -190,8 +186,8 @@ async fn signed_in(api: &Api, req: &HttpRequest) -> Result<Signed, HttpResponse>
                     user_id: user.user_id,
                     user_name: user.user_name,
                 },
-                Err(StoreError::NotFound(_)) => return Err(gone().await),
-                Err(_) => return Err(unavailable()),
+                Err(StoreError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
         SessionIdentity::Role {
@@ -200,12 +196,11 @@ async fn signed_in(api: &Api, req: &HttpRequest) -> Result<Signed, HttpResponse>
             ..
         } => {
             let Ok(id) = RoleId::parse(role_id) else {
-                return Err(gone().await);
+                return Ok(None);
             };
-            let role_name = match state.store.role_session_state(&account_id, &id).await {
-                Ok(Some((name, _))) => name,
-                Ok(None) => return Err(gone().await),
-                Err(_) => return Err(unavailable()),
+            let Some((role_name, _)) = state.store.role_session_state(&account_id, &id).await?
+            else {
+                return Ok(None);
             };
             Principal::AssumedRole {
                 session: Arc::new(SessionClaims {
@@ -226,6 +221,24 @@ async fn signed_in(api: &Api, req: &HttpRequest) -> Result<Signed, HttpResponse>
                 account_id,
             }
         }
+    }))
+}
+
+/// The active session and its principal, or the page to answer instead. A session whose
+/// user or role is gone ends here.
+async fn signed_in(api: &Api, req: &HttpRequest) -> Result<Signed, HttpResponse> {
+    let state = api.state();
+    let (hash, session) = require_session(state, req, SessionStage::Active).await?;
+    let principal = match principal_of(state, &session).await {
+        Ok(Some(principal)) => principal,
+        Ok(None) => {
+            let _ = state.store.delete_console_session(&hash).await;
+            return Err(redirect(
+                "/login",
+                vec![set_cookie(req, SESSION_COOKIE, "", None)],
+            ));
+        }
+        Err(_) => return Err(unavailable()),
     };
     Ok(Signed { session, principal })
 }
@@ -490,17 +503,22 @@ async fn mfa_page(ctx: &Ctx<'_>, message: Option<Result<&str, &str>>) -> HttpRes
     layout(ctx, status, "MFA", &body)
 }
 
-/// The binding form: the QR code and seed to enrol, and two consecutive codes to prove it.
-/// `sealed` carries a root device's sealed seed through the form (it opens only under the
-/// master key, bound to its serial).
-fn enrol_page(ctx: &Ctx<'_>, enrol: &Enrolment, error: Option<&str>) -> HttpResponse {
-    let body = format!(
+/// The binding form: the QR code and seed to enrol, and two consecutive codes to prove it,
+/// posted to `action`. `sealed` carries a root device's sealed seed through the form (it opens
+/// only under the master key, bound to its serial).
+pub(super) fn enrol_form(
+    enrol: &Enrolment,
+    csrf: &str,
+    action: &str,
+    error: Option<&str>,
+) -> String {
+    format!(
         "{}<p>Scan this code with an authenticator app (or enter the key by hand), then enter \
          two consecutive codes.</p>\
          <img id=\"mfa-qr\" alt=\"QR code of the MFA seed\" width=\"200\" height=\"200\" \
          src=\"data:image/png;base64,{}\">\
          <p>Key: <code id=\"mfa-seed\">{}</code></p>\
-         <form method=\"post\" action=\"/console/mfa/bind\">{}{}{}{}{}\
+         <form method=\"post\" action=\"{}\">{}{}{}{}{}{}\
          <label for=\"code1\">First code</label>\
          <input id=\"code1\" name=\"code1\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" required>\
          <label for=\"code2\">Next code</label>\
@@ -509,18 +527,66 @@ fn enrol_page(ctx: &Ctx<'_>, enrol: &Enrolment, error: Option<&str>) -> HttpResp
         error.map(alert).unwrap_or_default(),
         escape(&enrol.qr),
         escape(&enrol.seed),
-        csrf_input(ctx),
+        escape(action),
+        hidden("csrf", csrf),
+        hidden("step", "bind"),
         hidden("serial", &enrol.serial),
         hidden("seed", &enrol.seed),
         hidden("qr", &enrol.qr),
         hidden("sealed", &enrol.sealed),
-    );
+    )
+}
+
+fn enrol_page(ctx: &Ctx<'_>, enrol: &Enrolment, error: Option<&str>) -> HttpResponse {
+    let body = enrol_form(enrol, &ctx.signed.session.csrf, "/console/mfa/bind", error);
     layout(
         ctx,
         if error.is_some() { 400 } else { 200 },
         "Bind MFA",
         &body,
     )
+}
+
+/// The enrolment a bind form carries back.
+pub(super) fn enrolment_from(form: &[(String, String)]) -> Enrolment {
+    Enrolment {
+        serial: field(form, "serial").to_owned(),
+        seed: field(form, "seed").to_owned(),
+        qr: field(form, "qr").to_owned(),
+        sealed: field(form, "sealed").to_owned(),
+    }
+}
+
+/// A RAM device name for `user_name`'s new device: `[A-Za-z0-9-]`, with a random part so an
+/// abandoned enrolment never blocks the next.
+pub(super) fn new_device_name(user_name: &str) -> Result<String, StoreError> {
+    let suffix = random_token()?;
+    let tail: String = suffix
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    let stem: String = user_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(48)
+        .collect();
+    Ok(format!("{stem}-{tail}"))
+}
+
+/// The device `CreateVirtualMFADevice` answered with.
+pub(super) fn created_enrolment(created: &Map<String, Value>) -> Enrolment {
+    let device = created
+        .get("VirtualMFADevice")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    Enrolment {
+        serial: text(&device, "SerialNumber").to_owned(),
+        seed: text(&device, "Base32StringSeed").to_owned(),
+        qr: text(&device, "QRCodePNG").to_owned(),
+        sealed: String::new(),
+    }
 }
 
 /// A device being enrolled.
@@ -535,40 +601,14 @@ pub(super) struct Enrolment {
 async fn post_mfa_new(ctx: &Ctx<'_>) -> HttpResponse {
     match &ctx.signed.principal {
         Principal::User { user_name, .. } => {
-            let Ok(suffix) = random_token() else {
+            let Ok(name) = new_device_name(user_name) else {
                 return unavailable();
             };
-            // Device names are `[A-Za-z0-9-]`; a random part keeps an abandoned enrolment
-            // from blocking the next.
-            let tail: String = suffix
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .take(8)
-                .collect();
-            let stem: String = user_name
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .take(48)
-                .collect();
-            let name = format!("{stem}-{tail}");
             match ctx
                 .call("CreateVirtualMFADevice", &[("VirtualMFADeviceName", &name)])
                 .await
             {
-                Ok(created) => {
-                    let device = created
-                        .get("VirtualMFADevice")
-                        .and_then(Value::as_object)
-                        .cloned()
-                        .unwrap_or_default();
-                    let enrol = Enrolment {
-                        serial: text(&device, "SerialNumber").to_owned(),
-                        seed: text(&device, "Base32StringSeed").to_owned(),
-                        qr: text(&device, "QRCodePNG").to_owned(),
-                        sealed: String::new(),
-                    };
-                    enrol_page(ctx, &enrol, None)
-                }
+                Ok(created) => enrol_page(ctx, &created_enrolment(&created), None),
                 Err(e) => failure(ctx, "create an MFA device", &e),
             }
         }
@@ -583,12 +623,7 @@ async fn post_mfa_new(ctx: &Ctx<'_>) -> HttpResponse {
 }
 
 async fn post_mfa_bind(ctx: &Ctx<'_>) -> HttpResponse {
-    let enrol = Enrolment {
-        serial: ctx.arg("serial").to_owned(),
-        seed: ctx.arg("seed").to_owned(),
-        qr: ctx.arg("qr").to_owned(),
-        sealed: ctx.arg("sealed").to_owned(),
-    };
+    let enrol = enrolment_from(&ctx.form);
     let (code1, code2) = (ctx.arg("code1"), ctx.arg("code2"));
     match &ctx.signed.principal {
         Principal::User { user_name, .. } => {

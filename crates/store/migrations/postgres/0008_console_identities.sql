@@ -18,9 +18,26 @@ CREATE TABLE root_logins (
     CHECK ((mfa_serial IS NULL) = (mfa_sealed_seed IS NULL))
 );
 
--- `user_name` is the RAM user's name, `root`, or the role session's name.
-ALTER TABLE console_sessions ADD COLUMN kind TEXT COLLATE "C" NOT NULL DEFAULT 'user'
-    CHECK (kind IN ('user', 'root', 'role'));
-ALTER TABLE console_sessions ADD COLUMN role_id TEXT COLLATE "C";
-ALTER TABLE console_sessions ADD COLUMN role_name TEXT COLLATE "C";
-ALTER TABLE console_sessions ADD COLUMN provider_arn TEXT COLLATE "C";
+-- Sessions are recreated rather than altered: SQLite cannot change a CHECK constraint, and a
+-- session is short-lived (upgrading signs everyone out once). `stage` 'bind' is a password
+-- that passed for a user who must bind an MFA device first. `kind` says who the session is;
+-- `user_name` is the RAM user's name, `root`, or a role session's name.
+DROP TABLE console_sessions;
+CREATE TABLE console_sessions (
+    token_hash   TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    account_id   TEXT COLLATE "C" NOT NULL REFERENCES accounts (account_id),
+    user_name    TEXT COLLATE "C" NOT NULL,
+    stage        TEXT COLLATE "C" NOT NULL CHECK (stage IN ('mfa', 'bind', 'password', 'active')),
+    mfa          BIGINT  NOT NULL,
+    csrf         TEXT COLLATE "C" NOT NULL,
+    created_at   BIGINT  NOT NULL,
+    last_seen    BIGINT  NOT NULL,
+    expires_at   BIGINT  NOT NULL,
+    idle_secs    BIGINT  NOT NULL,
+    kind         TEXT COLLATE "C" NOT NULL CHECK (kind IN ('user', 'root', 'role')),
+    role_id      TEXT COLLATE "C",
+    role_name    TEXT COLLATE "C",
+    provider_arn TEXT COLLATE "C"
+);
+
+CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);

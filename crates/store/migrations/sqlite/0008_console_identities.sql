@@ -18,9 +18,26 @@ CREATE TABLE root_logins (
     CHECK ((mfa_serial IS NULL) = (mfa_sealed_seed IS NULL))
 ) STRICT;
 
--- `user_name` is the RAM user's name, `root`, or the role session's name.
-ALTER TABLE console_sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'user'
-    CHECK (kind IN ('user', 'root', 'role'));
-ALTER TABLE console_sessions ADD COLUMN role_id TEXT;
-ALTER TABLE console_sessions ADD COLUMN role_name TEXT;
-ALTER TABLE console_sessions ADD COLUMN provider_arn TEXT;
+-- Sessions are recreated rather than altered: SQLite cannot change a CHECK constraint, and a
+-- session is short-lived (upgrading signs everyone out once). `stage` 'bind' is a password
+-- that passed for a user who must bind an MFA device first. `kind` says who the session is;
+-- `user_name` is the RAM user's name, `root`, or a role session's name.
+DROP TABLE console_sessions;
+CREATE TABLE console_sessions (
+    token_hash   TEXT    NOT NULL PRIMARY KEY,
+    account_id   TEXT    NOT NULL REFERENCES accounts (account_id),
+    user_name    TEXT    NOT NULL,
+    stage        TEXT    NOT NULL CHECK (stage IN ('mfa', 'bind', 'password', 'active')),
+    mfa          INTEGER NOT NULL,
+    csrf         TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    idle_secs    INTEGER NOT NULL,
+    kind         TEXT    NOT NULL CHECK (kind IN ('user', 'root', 'role')),
+    role_id      TEXT   ,
+    role_name    TEXT   ,
+    provider_arn TEXT   
+) STRICT;
+
+CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);

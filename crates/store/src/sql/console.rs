@@ -52,6 +52,7 @@ fn session(row: &AnyRow) -> Result<ConsoleSession, StoreError> {
         stage: match stage.as_str() {
             "active" => SessionStage::Active,
             "password" => SessionStage::Password,
+            "bind" => SessionStage::Bind,
             _ => SessionStage::Mfa,
         },
         mfa: mfa != 0,
