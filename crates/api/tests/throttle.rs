@@ -123,3 +123,37 @@ async fn without_limits_nothing_is_throttled() {
         assert_eq!(list_users(&s, &acme, n).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn console_forms_share_the_per_address_limit() {
+    let s = Server::start_with(limited(RateLimits {
+        per_access_key: None,
+        per_source_ip: Some("1/3".parse().unwrap()),
+    }))
+    .await;
+    let post = |ip: &str| {
+        let mut raw = RawRequest::new("POST", "/login", "");
+        raw.headers.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        raw.body = b"csrf=x&logon=alice%40acme&password=guess".to_vec();
+        let mut req = HttpRequest::new(raw);
+        req.source_ip = Some(ip.parse().unwrap());
+        req
+    };
+    // The burst of three answers as sign-in pages (refused: no form cookie)…
+    for _ in 0..3 {
+        assert_eq!(s.api.handle(post("192.0.2.7")).await.status, 401);
+    }
+    // …then the address waits; another address does not.
+    let refused = s.api.handle(post("192.0.2.7")).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.body.contains("Too many requests"));
+    assert!(header(&refused, "retry-after").is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    assert_eq!(s.api.handle(post("192.0.2.8")).await.status, 401);
+    // Reading the form is not limited.
+    let mut get = HttpRequest::new(RawRequest::new("GET", "/login", ""));
+    get.source_ip = Some("192.0.2.7".parse().unwrap());
+    assert_eq!(s.api.handle(get).await.status, 200);
+}

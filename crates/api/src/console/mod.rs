@@ -53,6 +53,25 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Answers the console's paths; `None` for any other path.
 pub async fn route(api: &Api, req: &HttpRequest) -> Option<HttpResponse> {
     let state = api.state();
+    // The per-address limit covers the console's forms too: otherwise guessing passwords for
+    // many users from one address would only ever meet each user's own lockout.
+    if req.raw.method == "POST" && is_console_path(&req.raw.path) {
+        if let (Some(limiter), Some(ip)) = (&state.ip_limiter, req.source_ip) {
+            if let Err(t) = limiter.take(&ip.to_string(), state.clock.now()) {
+                let mut response = page(
+                    429,
+                    "Too many requests",
+                    "<p role=\"alert\" class=\"error\">Too many requests from your address. \
+                     Wait a moment and try again.</p>",
+                    Vec::new(),
+                );
+                response
+                    .headers
+                    .push(("retry-after", t.retry_after_ms.div_ceil(1000).to_string()));
+                return Some(response);
+            }
+        }
+    }
     if let Some(response) = pages::route(api, req).await {
         return Some(response);
     }
@@ -79,6 +98,12 @@ pub async fn route(api: &Api, req: &HttpRequest) -> Option<HttpResponse> {
         _ => return None,
     };
     Some(response)
+}
+
+fn is_console_path(path: &str) -> bool {
+    ["/login", "/logout", "/console", "/saml-role/"]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 // ---------------------------------------------------------------------------------------
