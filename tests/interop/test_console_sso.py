@@ -8,11 +8,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from alibabacloud_ims20190815 import models as im
+import pytest
 from lxml import etree
 
 from conftest import ENDPOINT
-from test_federation import AUDIENCE, RECIPIENT, ims_client, saml, saml_world  # noqa: F401
+from test_federation import build_saml_world, ims_client, saml
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 
@@ -38,6 +38,11 @@ def http(method, path, form=None, cookie=None):
             return r.status, r.headers, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read().decode()
+
+
+@pytest.fixture(scope="module")
+def saml_world():
+    return build_saml_world("console-sso")
 
 
 def session_cookie(headers):

@@ -39,7 +39,12 @@ def federated_trust(provider_arn, condition):
 
 @pytest.fixture(scope="module")
 def saml_world():
-    root = new_account("saml-interop")
+    return build_saml_world("saml-interop")
+
+
+def build_saml_world(account_name):
+    """A fresh account with a SAML provider (signxml's IdP) and two roles trusting it."""
+    root = new_account(account_name)
     idp = SamlIdp("https://idp.example.com/saml")
     ims_client(root).create_samlprovider(im.CreateSAMLProviderRequest(
         samlprovider_name="corp-idp",
