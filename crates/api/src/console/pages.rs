@@ -321,7 +321,7 @@ fn failure(ctx: &Ctx<'_>, what: &str, e: &ApiError) -> HttpResponse {
         status,
         "Not done",
         &format!(
-            "{}<p><a href=\"javascript:history.back()\">Back</a></p>",
+            "{}<p><a href=\"/console\">Back to the console</a></p>",
             alert(&format!("Could not {what}: {} ({})", e.message(), e.code()))
         ),
     )
