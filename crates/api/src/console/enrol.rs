@@ -10,7 +10,7 @@ use rampart_store::SessionStage;
 use super::pages::{created_enrolment, enrol_form, enrolment_from, new_device_name, principal_of};
 use super::{
     error_block, escape, field, finish, form, login_page, page, redirect, require_session,
-    set_cookie, unavailable, Attempt, Next, MFA_WINDOW, SESSION_COOKIE,
+    set_cookie, unavailable, Attempt, Next, Settings, MFA_WINDOW, SESSION_COOKIE,
 };
 use crate::call::Principal;
 use crate::dispatch::Api;
@@ -123,7 +123,11 @@ pub(super) async fn post(api: &Api, req: &HttpRequest) -> HttpResponse {
         Err(e) => return shown(&enrol, Some(e.message())),
     }
     let attempt = Attempt::of(req, &session, state.clock.now());
-    match finish(state, &attempt, true, Some(&hash)).await {
+    let finished = match Settings::load(state, &session.account_id).await {
+        Ok(settings) => finish(state, &attempt, &settings, true, Some(&hash)).await,
+        Err(e) => Err(e),
+    };
+    match finished {
         Ok(Next::Active(token, lifetime)) => redirect(
             "/console",
             vec![set_cookie(req, SESSION_COOKIE, &token, Some(lifetime))],

@@ -678,9 +678,8 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
         return sign_in_root(state, req, attempt, password).await;
     };
     let attempt = Attempt::new(req, account.clone(), user_name, now);
-    let preference = security_preference_of(store, &account)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
+    let settings = Settings::load(state, &account).await?;
+    let (policy, preference) = (&settings.policy, &settings.preference);
     if !network_allows(&preference.login_network_masks, req.source_ip) {
         let refusal = Refusal {
             shown: "Sign-in to this account is not allowed from your network address.".to_owned(),
@@ -706,9 +705,6 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
         },
         None => attempt,
     };
-    let policy = password_policy_of(store, &account)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
     if let Some(locked) = lockout(state, &attempt, policy.max_login_attemps)
         .await
         .map_err(Err)?
@@ -760,7 +756,7 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
         .get_user_mfa_device(&account, &profile.user_name)
         .await
     {
-        Ok(_) => mfa_step(state, req, &attempt, preference.enable_save_mfa_ticket).await,
+        Ok(_) => mfa_step(state, req, &attempt, &settings).await,
         Err(StoreError::NotFound(_)) if mfa_required => {
             pending(
                 state,
@@ -771,7 +767,7 @@ async fn sign_in(state: &Arc<State>, req: &HttpRequest, logon: &str, password: S
             )
             .await
         }
-        Err(StoreError::NotFound(_)) => finish(state, &attempt, false, None).await,
+        Err(StoreError::NotFound(_)) => finish(state, &attempt, &settings, false, None).await,
         Err(e) => Err(Err(e)),
     }
 }
@@ -838,10 +834,8 @@ async fn sign_in_root(
         .get_root_login(&attempt.account_id)
         .await
         .map_err(Err)?;
-    let policy = password_policy_of(store, &attempt.account_id)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
-    if let Some(locked) = lockout(state, &attempt, policy.max_login_attemps)
+    let settings = Settings::load(state, &attempt.account_id).await?;
+    if let Some(locked) = lockout(state, &attempt, settings.policy.max_login_attemps)
         .await
         .map_err(Err)?
     {
@@ -861,12 +855,9 @@ async fn sign_in_root(
         return Err(refuse(state, Some(&attempt), refusal).await);
     }
     if login.as_ref().is_some_and(|l| l.mfa.is_some()) {
-        let preference = security_preference_of(store, &attempt.account_id)
-            .await
-            .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
-        return mfa_step(state, req, &attempt, preference.enable_save_mfa_ticket).await;
+        return mfa_step(state, req, &attempt, &settings).await;
     }
-    finish(state, &attempt, false, None).await
+    finish(state, &attempt, &settings, false, None).await
 }
 
 /// A bound device's step: skipped with a current ticket when `EnableSaveMFATicket` is on
@@ -875,9 +866,9 @@ async fn mfa_step(
     state: &Arc<State>,
     req: &HttpRequest,
     attempt: &Attempt,
-    tickets: bool,
+    settings: &Settings,
 ) -> Outcome {
-    if tickets {
+    if settings.preference.enable_save_mfa_ticket {
         let binding = ticket::device_binding(
             state,
             &attempt.identity,
@@ -888,10 +879,32 @@ async fn mfa_step(
         .map_err(Err)?;
         if binding.is_some_and(|b| ticket::honoured(state, req, attempt, &b)) {
             state.metrics.sign_in("mfa_ticket");
-            return finish(state, attempt, true, None).await;
+            return finish(state, attempt, settings, true, None).await;
         }
     }
     pending_mfa(state, attempt).await
+}
+
+/// The account's password policy and security preference, read once per sign-in step and
+/// handed on, rather than re-read by every check that needs them.
+struct Settings {
+    policy: crate::ram::people::PasswordPolicy,
+    preference: crate::ram::people::SecurityPreference,
+}
+
+impl Settings {
+    async fn load(state: &State, account: &AccountId) -> Result<Self, Result<Refusal, StoreError>> {
+        let store = state.store.as_ref();
+        let unavailable = |_| Err(StoreError::Unavailable("settings".into()));
+        Ok(Self {
+            policy: password_policy_of(store, account)
+                .await
+                .map_err(unavailable)?,
+            preference: security_preference_of(store, account)
+                .await
+                .map_err(unavailable)?,
+        })
+    }
 }
 
 /// `Some(refusal)` when the user has used up this hour's attempts.
@@ -1061,10 +1074,8 @@ async fn check_mfa(
 ) -> Outcome {
     let now = state.clock.now();
     let attempt = Attempt::of(req, session, now);
-    let policy = password_policy_of(state.store.as_ref(), &session.account_id)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
-    if let Some(locked) = lockout(state, &attempt, policy.max_login_attemps)
+    let settings = Settings::load(state, &session.account_id).await?;
+    if let Some(locked) = lockout(state, &attempt, settings.policy.max_login_attemps)
         .await
         .map_err(Err)?
     {
@@ -1094,7 +1105,7 @@ async fn check_mfa(
     if used == TotpUse::Replayed {
         return Err(refuse(state, Some(&attempt), wrong()).await);
     }
-    finish(state, &attempt, true, Some(pending)).await
+    finish(state, &attempt, &settings, true, Some(pending)).await
 }
 
 /// After the password (and MFA): a password change first when one is due, else the
@@ -1102,22 +1113,21 @@ async fn check_mfa(
 async fn finish(
     state: &Arc<State>,
     attempt: &Attempt,
+    settings: &Settings,
     mfa: bool,
     replaces: Option<&str>,
 ) -> Outcome {
-    let store = state.store.as_ref();
     if attempt.identity == SessionIdentity::User {
-        if let Some(due) = password_change_due(state, attempt, mfa, replaces).await? {
+        if let Some(due) =
+            password_change_due(state, attempt, &settings.policy, mfa, replaces).await?
+        {
             return due;
         }
     }
-    let preference = security_preference_of(store, &attempt.account_id)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
     complete(
         state,
         attempt,
-        session_lifetime(preference.login_session_duration),
+        session_lifetime(settings.preference.login_session_duration),
         mfa,
         replaces,
     )
@@ -1134,13 +1144,11 @@ fn session_lifetime(hours: i64) -> Duration {
 async fn password_change_due(
     state: &Arc<State>,
     attempt: &Attempt,
+    policy: &crate::ram::people::PasswordPolicy,
     mfa: bool,
     replaces: Option<&str>,
 ) -> Result<Option<Outcome>, Result<Refusal, StoreError>> {
     let store = state.store.as_ref();
-    let policy = password_policy_of(store, &attempt.account_id)
-        .await
-        .map_err(|_| Err(StoreError::Unavailable("settings".into())))?;
     let profile = store
         .get_login_profile(&attempt.account_id, &attempt.user_name)
         .await
@@ -1246,7 +1254,11 @@ async fn post_password(state: &Arc<State>, req: &HttpRequest) -> HttpResponse {
         Ok(Err(message)) => password_page(state, req, Some(&message)).await,
         Ok(Ok(())) => {
             let attempt = Attempt::of(req, &session, now);
-            match finish(state, &attempt, session.mfa, Some(&hash)).await {
+            let finished = match Settings::load(state, &session.account_id).await {
+                Ok(settings) => finish(state, &attempt, &settings, session.mfa, Some(&hash)).await,
+                Err(e) => Err(e),
+            };
+            match finished {
                 Ok(Next::Active(token, lifetime)) => redirect(
                     "/console",
                     vec![set_cookie(req, SESSION_COOKIE, &token, Some(lifetime))],
