@@ -537,34 +537,20 @@ async fn mfa_bind_required_walks_the_user_through_binding_before_the_session() {
     let name = serial.rsplit('/').next().unwrap().to_owned();
     let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
     let code = |secs| totp_at(&seed, &root.account_id, &name, secs);
-    let bind = |c1: String, c2: String| {
-        vec![
-            ("csrf".to_owned(), csrf.clone()),
-            ("step".to_owned(), "bind".to_owned()),
-            ("serial".to_owned(), serial.clone()),
-            ("seed".to_owned(), seed.clone()),
-            ("qr".to_owned(), hidden_value(&enrol, "qr")),
-            ("code1".to_owned(), c1),
-            ("code2".to_owned(), c2),
-        ]
-    };
-    let wrong = bind("000000".into(), code(now));
-    let wrong: Vec<(&str, &str)> = wrong
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let again = b.send("POST", "/login/mfa/bind", &wrong).await;
+    let again = submit_enrolment(&mut b, &enrol, "/login/mfa/bind", "000000", &code(now)).await;
     assert_eq!(again.status, 400, "{}", again.body);
     assert!(
         again.body.contains("id=\"mfa-qr\""),
         "the same device, to try again"
     );
-    let right = bind(code(now - 30), code(now));
-    let right: Vec<(&str, &str)> = right
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let done = b.send("POST", "/login/mfa/bind", &right).await;
+    let done = submit_enrolment(
+        &mut b,
+        &enrol,
+        "/login/mfa/bind",
+        &code(now - 30),
+        &code(now),
+    )
+    .await;
     assert_eq!(done.location.as_deref(), Some("/console"), "{}", done.body);
     let console = b.send("GET", "/console", &[]).await;
     assert!(console.body.contains("<span id=\"mfa\">yes</span>"));
@@ -799,6 +785,31 @@ fn password_checks(s: &Server) -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
+/// Submits an MFA enrolment form as a browser does: every hidden field it carries, and the
+/// two codes typed in.
+async fn submit_enrolment(
+    b: &mut Browser<'_>,
+    enrol: &Page,
+    action: &str,
+    code1: &str,
+    code2: &str,
+) -> Page {
+    let mut form: Vec<(String, String)> = Vec::new();
+    let mut rest = enrol.body.as_str();
+    while let Some(at) = rest.find("<input type=\"hidden\" name=\"") {
+        rest = &rest[at + 27..];
+        let name = &rest[..rest.find('"').unwrap()];
+        let value_at = rest.find("value=\"").unwrap() + 7;
+        let value = &rest[value_at..value_at + rest[value_at..].find('"').unwrap()];
+        // Taken as written: these values (tokens, Base64, serials) contain nothing HTML escapes.
+        form.push((name.to_owned(), value.to_owned()));
+    }
+    form.push(("code1".into(), code1.into()));
+    form.push(("code2".into(), code2.into()));
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.send("POST", action, &fields).await
+}
+
 /// Binds a virtual MFA device through the console's pages, as the signed-in person does:
 /// returns the seed (Base32) and the device name TOTP labels use.
 async fn bind_mfa_on_console(s: &Server, b: &mut Browser<'_>, account: &str) -> (String, String) {
@@ -818,32 +829,11 @@ async fn bind_mfa_on_console(s: &Server, b: &mut Browser<'_>, account: &str) -> 
     let name = serial.rsplit('/').next().unwrap().to_owned();
     let now = u64::try_from(s.clock.now().unix_secs()).unwrap();
     let code = |secs| totp_at(&seed, account, &name, secs);
-    let fields = |c1: String, c2: String| {
-        vec![
-            ("csrf".to_owned(), enrol.csrf()),
-            ("serial".to_owned(), serial.clone()),
-            ("seed".to_owned(), seed.clone()),
-            ("qr".to_owned(), hidden_value(&enrol, "qr")),
-            ("sealed".to_owned(), hidden_value(&enrol, "sealed")),
-            ("code1".to_owned(), c1),
-            ("code2".to_owned(), c2),
-        ]
-    };
     // Two codes that are not consecutive are refused, and the form comes back.
-    let wrong = fields(code(now - 60), code(now));
-    let wrong: Vec<(&str, &str)> = wrong
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let again = b.send("POST", "/console/mfa/bind", &wrong).await;
+    let again = submit_enrolment(b, &enrol, "/console/mfa/bind", &code(now - 60), &code(now)).await;
     assert_eq!(again.status, 400, "{}", again.body);
     assert!(again.body.contains("id=\"mfa-qr\""));
-    let right = fields(code(now - 30), code(now));
-    let right: Vec<(&str, &str)> = right
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let bound = b.send("POST", "/console/mfa/bind", &right).await;
+    let bound = submit_enrolment(b, &enrol, "/console/mfa/bind", &code(now - 30), &code(now)).await;
     assert_eq!(bound.status, 200, "{}", bound.body);
     assert!(
         bound.body.contains("The MFA device is bound."),
