@@ -28,6 +28,7 @@ conformance!(
     searches_filter_and_page,
     retention_moves_the_chain_base,
     access_key_last_used_is_the_latest_event,
+    concurrent_changes_keep_their_own_events,
 );
 
 fn t0() -> Timestamp {
@@ -429,4 +430,96 @@ async fn access_key_last_used_is_the_latest_event(b: &Backend) {
         b.store.access_key_last_used("LTAIother").await.unwrap(),
         None
     );
+}
+
+/// Many changes at once, each with its event, and batches of other calls' events among them.
+/// On SQLite they share group transactions, which write all their members' events at once and
+/// number them by position: each change must still find exactly its own event, with its own
+/// resources, and the chain must take every event once.
+async fn concurrent_changes_keep_their_own_events(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    let a = acme.as_str().to_owned();
+    let store: Arc<dyn Store> = Arc::new(b.store.clone());
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = Arc::clone(&store);
+        let acme = acme.clone();
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("user-{i:02}");
+            if i % 10 == 9 {
+                // Other calls' events, in a batch, without a change.
+                let records: Vec<AuditRecord> = (0..3)
+                    .map(|j| {
+                        let mut e = Ev::new(format!("R-{i:02}-{j}"), &a, t0());
+                        e.resources = vec![("ACS::RAM::User", "read-only")];
+                        e.record()
+                    })
+                    .collect();
+                store.append_audit_events(&records).await.unwrap();
+                return;
+            }
+            let mut e = Ev::new(format!("E-{i:02}"), &a, t0());
+            e.name = "CreateUser";
+            // Zero, one or two resources, so positions and resource rows do not line up.
+            if i % 3 != 0 {
+                e.resources.push(("ACS::RAM::User", name.as_str()));
+            }
+            if i % 3 == 2 {
+                e.resources.push(("ACS::RAM::Group", "shared"));
+            }
+            let slot = Arc::new(AuditSlot::new(e.record()));
+            let user = NewUser {
+                user_name: name.clone(),
+                ..NewUser::default()
+            };
+            store
+                .audited(Arc::clone(&slot))
+                .create_user(&acme, user, t0())
+                .await
+                .unwrap();
+            assert!(slot.recorded());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for i in 0..60 {
+        if i % 10 == 9 || i % 3 == 0 {
+            continue;
+        }
+        let mut q = query(&a);
+        q.resource_name = Some(format!("user-{i:02}"));
+        let found = b.store.search_audit_events(&q).await.unwrap();
+        let ids: Vec<&str> = found.iter().map(|r| r.record.event_id.as_str()).collect();
+        assert_eq!(ids, [format!("E-{i:02}")], "user-{i:02}");
+        assert_eq!(found[0].record.resources.len(), 1 + usize::from(i % 3 == 2));
+    }
+    let mut q = query(&a);
+    q.resource_name = Some("shared".into());
+    q.limit = 1000;
+    let mut shared: Vec<String> = b
+        .store
+        .search_audit_events(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record.event_id)
+        .collect();
+    shared.sort();
+    let expected: Vec<String> = (0..60)
+        .filter(|i| i % 10 != 9 && i % 3 == 2)
+        .map(|i| format!("E-{i:02}"))
+        .collect();
+    assert_eq!(shared, expected);
+    q.resource_name = Some("read-only".into());
+    assert_eq!(b.store.search_audit_events(&q).await.unwrap().len(), 18);
+    let mut all = query(&a);
+    all.limit = 1000;
+    assert_eq!(
+        b.store.search_audit_events(&all).await.unwrap().len(),
+        54 + 18
+    );
+    assert_eq!(seal_all(&b.store).await, 54 + 18);
+    assert!(verify(&b.store).await.iter().all(|r| r.problems.is_empty()));
 }

@@ -6,7 +6,7 @@ use rampart_model::{seal_chain, AuditRecord, ChainHead, ChainRow, Timestamp, GEN
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{rows, SqlStore, WriteTx};
+use super::{rows, SqlStore};
 use crate::error::StoreError;
 use crate::repo::Store;
 use crate::repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
@@ -40,9 +40,75 @@ fn values(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
-/// Writes events, unsealed, in the caller's transaction.
+/// SQLite: writes events, unsealed, on the group writer's connection and commits the group,
+/// in one round trip whatever their number. The rows travel as JSON parameters, so the text
+/// is the same every time (prepared once). Statements run in order and stop at the first
+/// failure, so the `COMMIT` runs only if every event was written.
+///
+/// The events' ids are not read back: inside the write transaction nobody else inserts, and
+/// SQLite numbers rows inserted without an id one above the largest id already there
+/// (sqlite.org/autoinc.html), in the order `ORDER BY key` inserts them. So the group's
+/// events are the last `count` ids, and the event at index `i` has id `max - count + 1 + i`.
+const INSERT_EVENTS_AND_COMMIT: &str = "\
+    INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
+        service_name, user_name, access_key_id, source_ip, error_code, body) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+        value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10 \
+        FROM json_each($1) ORDER BY key; \
+    INSERT INTO audit_unsealed (event_pk) \
+        SELECT id FROM audit_events ORDER BY id DESC LIMIT $2; \
+    INSERT INTO audit_resources (event_pk, account_id, resource_type, resource_name) \
+        SELECT (SELECT max(id) FROM audit_events) - $2 + 1 + (value ->> 0), \
+        value ->> 1, value ->> 2, value ->> 3 FROM json_each($3); \
+    COMMIT";
+
+pub(crate) async fn insert_events_and_commit(
+    conn: &mut sqlx::AnyConnection,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!([
+                r.event_id,
+                r.account_id,
+                r.event_time.unix_millis(),
+                r.event_name,
+                r.event_rw,
+                r.service_name,
+                r.user_name,
+                r.access_key_id,
+                r.source_ip,
+                r.error_code,
+                r.body,
+            ])
+        })
+        .collect();
+    let resources: Vec<serde_json::Value> = records
+        .iter()
+        .enumerate()
+        .flat_map(|(index, r)| {
+            let mut seen = r.resources.iter().collect::<Vec<_>>();
+            seen.sort();
+            seen.dedup();
+            seen.into_iter()
+                .map(move |(kind, name)| serde_json::json!([index, r.account_id, kind, name]))
+        })
+        .collect();
+    let count = i64::try_from(records.len())
+        .map_err(|_| StoreError::Internal("too many audit events in one group".into()))?;
+    sqlx::query(INSERT_EVENTS_AND_COMMIT)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(count)
+        .bind(serde_json::Value::Array(resources).to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes events, unsealed, in the caller's transaction (PostgreSQL).
 pub(crate) async fn insert_events(
-    tx: &mut WriteTx,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     records: &[AuditRecord],
 ) -> Result<(), StoreError> {
     for chunk in fixed_chunks(records) {
@@ -174,11 +240,12 @@ impl AuditRepo for SqlStore {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        // Not the call's own slot: these are other calls' events.
-        tx.audit = None;
+        if let Some(writer) = &self.writer {
+            return writer.append(records.to_vec()).await;
+        }
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         insert_events(&mut tx, records).await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     async fn seal_audit_events(&self, max: u32) -> Result<u64, StoreError> {

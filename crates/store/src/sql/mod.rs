@@ -167,15 +167,21 @@ impl WriteTx {
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
         let slot = self.audit.take();
         let record = slot.as_ref().and_then(|s| s.take());
-        if let (Some(slot), Some(record)) = (&slot, &record) {
-            if let Err(e) = audit::insert_events(&mut self, std::slice::from_ref(record)).await {
-                slot.settle(record.clone(), false);
-                return Err(e);
-            }
-        }
         let outcome = match self.inner {
-            TxInner::Own(tx) => tx.commit().await.map_err(StoreError::from),
-            TxInner::Grouped(member) => member.commit().await,
+            TxInner::Own(mut tx) => {
+                let inserted = match &record {
+                    Some(record) => {
+                        audit::insert_events(&mut tx, std::slice::from_ref(record)).await
+                    }
+                    None => Ok(()),
+                };
+                match inserted {
+                    Ok(()) => tx.commit().await.map_err(StoreError::from),
+                    Err(e) => Err(e),
+                }
+            }
+            // The group writes its members' events with its COMMIT.
+            TxInner::Grouped(member) => member.commit(record.iter().cloned().collect()).await,
         };
         if let (Some(slot), Some(record)) = (slot, record) {
             slot.settle(record, outcome.is_ok());
