@@ -40,6 +40,14 @@ fn values(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
+/// An event's resources, each once: a resource row's key is (event, type, name).
+fn distinct_resources(record: &AuditRecord) -> Vec<&(String, String)> {
+    let mut seen: Vec<&(String, String)> = record.resources.iter().collect();
+    seen.sort();
+    seen.dedup();
+    seen
+}
+
 /// SQLite: writes events, unsealed, on the group writer's connection and commits the group,
 /// in one round trip whatever their number. The rows travel as JSON parameters, so the text
 /// is the same every time (prepared once). Statements run in order and stop at the first
@@ -88,10 +96,8 @@ pub(crate) async fn insert_events_and_commit(
         .iter()
         .enumerate()
         .flat_map(|(index, r)| {
-            let mut seen = r.resources.iter().collect::<Vec<_>>();
-            seen.sort();
-            seen.dedup();
-            seen.into_iter()
+            distinct_resources(r)
+                .into_iter()
                 .map(move |(kind, name)| serde_json::json!([index, r.account_id, kind, name]))
         })
         .collect();
@@ -157,10 +163,9 @@ pub(crate) async fn insert_events(
             .iter()
             .zip(&pks)
             .flat_map(|(r, pk)| {
-                let mut seen = r.resources.iter().collect::<Vec<_>>();
-                seen.sort();
-                seen.dedup();
-                seen.into_iter().map(move |res| (*pk, r, res))
+                distinct_resources(r)
+                    .into_iter()
+                    .map(move |res| (*pk, r, res))
             })
             .collect();
         for part in fixed_chunks(&resources) {

@@ -483,7 +483,8 @@ impl Member {
     pub(crate) async fn commit(mut self, events: Vec<AuditRecord>) -> Result<(), StoreError> {
         let writer = &mut *self.guard;
         let Some(group) = writer.group.as_mut() else {
-            // The group was abandoned under us (a failed statement of ours aborted it).
+            // Not expected: since `admit` the writer has been ours, and nothing of ours ends
+            // a group. Refused rather than counted into a group that is not there.
             self.stage = Stage::Done;
             return Err(StoreError::Unavailable(
                 "the write group ended without committing".to_owned(),
