@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_model::{AuditRecord, Timestamp};
-use rampart_store::{Store, StoreError};
+use rampart_store::{NonceUse, Store, StoreError};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -133,14 +133,21 @@ fn referenced_resources(arns: &[String]) -> Value {
 
 /// ActionTrail's `eventRW`.
 fn read_or_write(action: &str) -> &'static str {
-    const READS: &[&str] = &[
-        "Get", "List", "Lookup", "Decode", "Describe", "Query", "Noop",
-    ];
-    if READS.iter().any(|p| action.starts_with(p)) {
+    if is_read(action) {
         "Read"
     } else {
         "Write"
     }
+}
+
+/// Whether an action only reads, by its name as ActionTrail's `eventRW` tells them apart.
+/// The dispatcher runs such calls before spending their nonce, on a store handle that
+/// refuses writes, so an action misnamed here fails loudly instead of being replayable.
+pub(crate) fn is_read(action: &str) -> bool {
+    const READS: &[&str] = &[
+        "Get", "List", "Lookup", "Decode", "Describe", "Query", "Noop",
+    ];
+    READS.iter().any(|p| action.starts_with(p))
 }
 
 /// `userIdentity`, and the name the `User` lookup attribute matches.
@@ -301,11 +308,15 @@ pub(crate) fn record(
 const MAX_BATCH: usize = 512;
 
 struct Pending {
-    record: AuditRecord,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+    record: Option<AuditRecord>,
+    /// `(AccessKeyId, SignatureNonce)` of a call that ran before spending it.
+    nonce: Option<(String, String)>,
+    now: Timestamp,
+    reply: oneshot::Sender<Result<NonceUse, StoreError>>,
 }
 
-/// Appends the events of calls that changed nothing, many per transaction.
+/// Appends the events of calls that changed nothing, many per transaction, and spends in
+/// the same transaction the nonces of the calls that ran before spending theirs.
 #[derive(Clone)]
 pub struct AuditWriter {
     tx: mpsc::Sender<Pending>,
@@ -319,31 +330,107 @@ impl std::fmt::Debug for AuditWriter {
 
 impl AuditWriter {
     /// Starts the task on the current tokio runtime. It ends when every handle is dropped.
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    /// Nonces are remembered for `nonce_ttl`.
+    pub fn start(store: Arc<dyn Store>, nonce_ttl: Duration) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(store, rx));
+        tokio::spawn(write_batches(store, nonce_ttl, rx));
         Self { tx }
     }
 
     /// Returns once the event is committed.
     pub async fn append(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.send(Some(record), None, Timestamp::UNIX_EPOCH)
+            .await
+            .map(|_| ())
+    }
+
+    /// Spends a call's nonce and, if it was fresh, appends the call's event in the same
+    /// transaction; returns once that is committed. A replayed nonce writes nothing.
+    pub async fn spend_and_append(
+        &self,
+        nonce: (String, String),
+        record: Option<AuditRecord>,
+        now: Timestamp,
+    ) -> Result<NonceUse, StoreError> {
+        self.send(record, Some(nonce), now).await
+    }
+
+    async fn send(
+        &self,
+        record: Option<AuditRecord>,
+        nonce: Option<(String, String)>,
+        now: Timestamp,
+    ) -> Result<NonceUse, StoreError> {
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Unavailable("audit writer stopped".to_owned());
-        self.tx
-            .send(Pending { record, reply })
-            .await
-            .map_err(|_| gone())?;
+        let pending = Pending {
+            record,
+            nonce,
+            now,
+            reply,
+        };
+        self.tx.send(pending).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
+async fn write_batches(
+    store: Arc<dyn Store>,
+    nonce_ttl: Duration,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let records: Vec<AuditRecord> = batch.iter().map(|p| p.record.clone()).collect();
-        let outcome = store.append_audit_events(&records).await;
-        for p in batch.drain(..) {
-            let _ = p.reply.send(outcome.clone());
+        // One time for the batch: the latest, so no nonce expires earlier than its own
+        // request's time would have made it.
+        let now = batch
+            .iter()
+            .map(|p| p.now)
+            .max()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut nonces: Vec<(String, String)> = Vec::new();
+        let mut events: Vec<(Option<usize>, AuditRecord)> = Vec::with_capacity(batch.len());
+        let mut positions: Vec<Option<usize>> = Vec::with_capacity(batch.len());
+        for p in &mut batch {
+            let position = p.nonce.take().map(|n| {
+                nonces.push(n);
+                nonces.len() - 1
+            });
+            if let Some(record) = p.record.take() {
+                events.push((position, record));
+            }
+            positions.push(position);
+        }
+        let outcome = if nonces.is_empty() {
+            let records: Vec<AuditRecord> = events.into_iter().map(|(_, r)| r).collect();
+            store
+                .append_audit_events(&records)
+                .await
+                .map(|()| Vec::new())
+        } else {
+            store
+                .spend_nonces_and_append(&nonces, events, now, nonce_ttl)
+                .await
+        };
+        match outcome {
+            Ok(uses) if uses.len() == nonces.len() => {
+                for (p, position) in batch.drain(..).zip(positions) {
+                    let used = position.and_then(|i| uses.get(i).copied());
+                    let _ = p.reply.send(Ok(used.unwrap_or(NonceUse::Fresh)));
+                }
+            }
+            Ok(_) => {
+                for p in batch.drain(..) {
+                    let _ = p.reply.send(Err(StoreError::Internal(
+                        "nonce batch answered the wrong number of rows".to_owned(),
+                    )));
+                }
+            }
+            Err(e) => {
+                for p in batch.drain(..) {
+                    let _ = p.reply.send(Err(e.clone()));
+                }
+            }
         }
     }
 }

@@ -15,12 +15,26 @@ use crate::errors::store_error;
 use crate::state::State;
 use crate::sts::token::TokenError;
 
+/// The caller of a signed request, as [`authenticate`] established it.
+pub struct Authenticated {
+    pub principal: Principal,
+    /// The account's authorization epoch, for the policy-set cache.
+    pub epoch: i64,
+    /// `(AccessKeyId, SignatureNonce)` when the caller asked to spend the nonce later.
+    pub deferred_nonce: Option<(String, String)>,
+}
+
 /// Establishes the caller of a signed request; also returns its account's authorization
 /// epoch, read in the nonce's transaction so authorization needs no read of its own.
 ///
 /// Keys are cached with their opened secrets (see [`KeyCache`]); the key's status, owner name
 /// and epoch are re-read in the nonce batch of every request, so a cache never lets a
 /// disabled or deleted key through.
+///
+/// With `defer_nonce` the nonce is not spent here but handed back, for a call that changes
+/// nothing: the dispatcher spends it in the transaction that writes the call's event, and
+/// answers `SignatureNonceUsed` instead of the result if it was used before. The key's state
+/// and the epoch are then read on their own, from committed state, outside the writer.
 ///
 /// Order matters: the nonce is spent only after the signature verified, so nobody can burn
 /// another client's nonces with forged requests, and an unknown key is reported before a bad
@@ -30,7 +44,8 @@ pub async fn authenticate(
     raw: &RawRequest,
     request: &ClassifiedRequest,
     now: Timestamp,
-) -> Result<(Principal, i64), ApiError> {
+    defer_nonce: bool,
+) -> Result<Authenticated, ApiError> {
     if matches!(request.scheme(), Scheme::Anonymous | Scheme::Session) {
         return Err(ApiError::missing_parameter("AccessKeyId"));
     }
@@ -38,7 +53,7 @@ pub async fn authenticate(
         .access_key_id()
         .ok_or_else(|| ApiError::missing_parameter("AccessKeyId"))?;
     if key_id.starts_with("STS.") {
-        return authenticate_session(state, raw, request, key_id, now).await;
+        return authenticate_session(state, raw, request, key_id, now, defer_nonce).await;
     }
     let id = AccessKeyId::parse(key_id).map_err(|_| ApiError::access_key_not_found())?;
     // Without a nonce there is no batch to re-check a cached key in (classification requires
@@ -76,7 +91,16 @@ pub async fn authenticate(
         now.unix_secs(),
         &state.options.verify,
     )?;
+    let mut deferred_nonce = None;
     let (epoch, current_name) = match request.nonce() {
+        Some(nonce) if defer_nonce => {
+            deferred_nonce = Some((key_id.to_owned(), nonce.to_owned()));
+            match read_epoch {
+                // Read just now, with the key's status, to fill the cache.
+                Some(epoch) => (epoch, None),
+                None => current_key_state(state, &id, key_id).await?,
+            }
+        }
         Some(nonce) => {
             let (used, check) = state
                 .nonces
@@ -114,7 +138,37 @@ pub async fn authenticate(
             user_name: current_name.unwrap_or(user_name),
         },
     };
-    Ok((principal, epoch))
+    Ok(Authenticated {
+        principal,
+        epoch,
+        deferred_nonce,
+    })
+}
+
+/// A cached key's current status, owner name and account epoch, read on their own: the
+/// check the nonce batch makes for a request that spends its nonce there.
+async fn current_key_state(
+    state: &State,
+    id: &AccessKeyId,
+    key_id: &str,
+) -> Result<(i64, Option<String>), ApiError> {
+    let (key, epoch) = match state.store.get_access_key_with_epoch(id).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound(_)) => {
+            state.key_cache.evict(key_id);
+            return Err(ApiError::access_key_not_found());
+        }
+        Err(e) => return Err(store_error(e)),
+    };
+    if key.status == AccessKeyStatus::Inactive {
+        state.key_cache.evict(key_id);
+        return Err(ApiError::access_key_inactive());
+    }
+    let name = match key.owner {
+        KeyOwner::User { user_name, .. } => Some(user_name),
+        KeyOwner::AccountRoot(_) => None,
+    };
+    Ok((epoch, name))
 }
 
 /// A request signed with STS credentials: the token is opened (no database read), the
@@ -126,7 +180,8 @@ async fn authenticate_session(
     request: &ClassifiedRequest,
     key_id: &str,
     now: Timestamp,
-) -> Result<(Principal, i64), ApiError> {
+    defer_nonce: bool,
+) -> Result<Authenticated, ApiError> {
     let token = request
         .security_token()
         .filter(|t| !t.is_empty())
@@ -150,11 +205,16 @@ async fn authenticate_session(
     let nonce = request
         .nonce()
         .ok_or_else(|| ApiError::missing_parameter("SignatureNonce"))?;
-    let (used, role) = tokio::join!(
-        state.nonces.use_nonce(key_id, nonce, now),
-        state.store.role_session_state(&account_id, &role_id)
-    );
-    let (used, _) = used.map_err(store_error)?;
+    let (used, role) = if defer_nonce {
+        let role = state.store.role_session_state(&account_id, &role_id).await;
+        (NonceUse::Fresh, role)
+    } else {
+        let (used, role) = tokio::join!(
+            state.nonces.use_nonce(key_id, nonce, now),
+            state.store.role_session_state(&account_id, &role_id)
+        );
+        (used.map_err(store_error)?.0, role)
+    };
     let Some((role_name, epoch)) = role.map_err(store_error)? else {
         return Err(ApiError::new(
             "InvalidSecurityToken.Expired",
@@ -167,13 +227,14 @@ async fn authenticate_session(
     }
     let mut claims = claims;
     claims.role_name = role_name;
-    Ok((
-        Principal::AssumedRole {
+    Ok(Authenticated {
+        principal: Principal::AssumedRole {
             account_id,
             session: Arc::new(claims),
         },
         epoch,
-    ))
+        deferred_nonce: defer_nonce.then(|| (key_id.to_owned(), nonce.to_owned())),
+    })
 }
 
 /// AccessKeys with their opened secrets, so a request needs no key read before verifying its

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rampart_model::{Clock, MasterKey, RequestId};
-use rampart_store::{AuditSlot, Store};
+use rampart_store::{AuditSlot, NonceUse, Store};
 use rampart_wire::{
     negotiate_format, parse_request, render_error, render_success, ApiError, ErrorContext,
     ResponseFormat,
@@ -31,6 +31,15 @@ struct Seen {
     product: Option<&'static str>,
     action: Option<&'static str>,
     audit: Option<Audited>,
+    /// A read's nonce, spent with its event once it ran (see [`crate::auth::authenticate`]).
+    nonce: Option<Deferred>,
+}
+
+/// The nonce of a call that runs before spending it.
+struct Deferred {
+    key_id: String,
+    nonce: String,
+    product: &'static Product,
 }
 
 /// A call whose account is known: it gets an event.
@@ -92,7 +101,7 @@ impl Api {
                 key_cache: crate::auth::KeyCache::new(options.policy_cache_entries),
                 saml_lock: Arc::new(std::sync::Mutex::new(())),
                 metrics: crate::metrics::Metrics::default(),
-                audit: crate::audit::AuditWriter::start(Arc::clone(&store)),
+                audit: crate::audit::AuditWriter::start(Arc::clone(&store), options.nonce_ttl),
                 oidc: rampart_federation::oidc::OidcVerifier::default(),
                 tokens: crate::sts::token::TokenKeys::new(
                     Arc::clone(&master_key),
@@ -179,19 +188,55 @@ impl Api {
         mut outcome: Outcome,
         started: std::time::Instant,
     ) -> Outcome {
-        if let Some(audited) = seen.audit.take() {
-            let product = audited.product;
-            if let Err(e) = self.record(http, request_id, audited, &outcome).await {
+        let format = match &outcome {
+            Ok((format, _, _)) => *format,
+            Err(f) => f.format,
+        };
+        let product = seen
+            .audit
+            .as_ref()
+            .map(|a| a.product)
+            .or(seen.nonce.as_ref().map(|n| n.product));
+        let event = match seen.audit.take() {
+            Some(audited) => self.event(http, request_id, audited, &outcome),
+            None => Ok(None),
+        };
+        let written = match (event, seen.nonce.take()) {
+            (Err(e), _) => Err(e),
+            (Ok(event), Some(d)) => {
+                let now = self.state.clock.now();
+                self.state
+                    .audit
+                    .spend_and_append((d.key_id, d.nonce), event, now)
+                    .await
+            }
+            (Ok(Some(record)), None) => self
+                .state
+                .audit
+                .append(record)
+                .await
+                .map(|()| NonceUse::Fresh),
+            (Ok(None), None) => Ok(NonceUse::Fresh),
+        };
+        match written {
+            Ok(NonceUse::Fresh) => {}
+            // A replay of a call that changed nothing: its result is never sent, and nothing
+            // of it was written.
+            Ok(NonceUse::Replayed) => {
+                outcome = Err(Failure {
+                    error: ApiError::signature_nonce_used(),
+                    product,
+                    format,
+                    retry_after_ms: None,
+                });
+            }
+            Err(e) => {
                 // Fail closed: a call the trail cannot show did not happen, as far as the
                 // caller knows (a change already committed carries its own event).
                 tracing::warn!(error = %e, "audit event not recorded");
-                let format = match &outcome {
-                    Ok((format, _, _)) => *format,
-                    Err(f) => f.format,
-                };
                 outcome = Err(Failure {
                     error: crate::errors::store_error(e),
-                    product: Some(product),
+                    product,
                     format,
                     retry_after_ms: None,
                 });
@@ -305,9 +350,20 @@ impl Api {
             Access::Anonymous if matches!(request.scheme(), rampart_wire::Scheme::Anonymous) => {
                 (Principal::Anonymous, 0)
             }
-            _ => authenticate(&self.state, raw, &request, now)
-                .await
-                .map_err(|e| fail(e, Some(product), format))?,
+            _ => {
+                // A call that changes nothing can run before its nonce is spent: the nonce
+                // then goes into the same commit as its event, one commit instead of two.
+                let defer = crate::audit::is_read(action.name);
+                let found = authenticate(&self.state, raw, &request, now, defer)
+                    .await
+                    .map_err(|e| fail(e, Some(product), format))?;
+                seen.nonce = found.deferred_nonce.map(|(key_id, nonce)| Deferred {
+                    key_id,
+                    nonce,
+                    product,
+                });
+                (found.principal, found.epoch)
+            }
         };
         // Only after the signature verified, so naming a key does not spend its budget.
         if let (Some(limiter), Some(key_id)) = (&self.state.key_limiter, request.access_key_id()) {
@@ -366,8 +422,15 @@ impl Api {
                 slot: None,
             });
         }
+        // INVARIANT: a call whose nonce is not spent yet can change nothing, so a replay of
+        // it is harmless until it is refused at the end.
+        let store = if seen.nonce.is_some() {
+            self.state.store.read_only()
+        } else {
+            Arc::clone(&self.state.store)
+        };
         let mut call = Call {
-            store: Arc::clone(&self.state.store),
+            store,
             state: Arc::clone(&self.state),
             product,
             action,
@@ -435,7 +498,7 @@ impl Api {
                 decided.map_err(|e| fail(e, Some(product), format))?;
             }
         }
-        if let Some(audited) = seen.audit.as_mut() {
+        if let (Some(audited), None) = (seen.audit.as_mut(), &seen.nonce) {
             // The success-shaped event, for the first change the handler commits.
             let facts = audited.facts(request_id, now, http);
             if let Ok(record) = crate::audit::record(&facts.facts(), None, None) {
@@ -514,23 +577,23 @@ impl Audited {
 }
 
 impl Api {
-    /// Writes the call's event unless its change already carried it. A call that failed
-    /// after a change committed gets a second event with the failure.
-    async fn record(
+    /// The call's event still to write: none if its change already carried it. A call that
+    /// failed after a change committed gets a second event with the failure.
+    fn event(
         &self,
         http: &HttpRequest,
         request_id: &str,
         audited: Audited,
         outcome: &Outcome,
-    ) -> Result<(), rampart_store::StoreError> {
+    ) -> Result<Option<rampart_model::AuditRecord>, rampart_store::StoreError> {
         let error = outcome.as_ref().err().map(|f| &f.error);
         // Refused before authorization, to protect the server: not a call of the account's.
         if error.is_some_and(|e| e.code().starts_with("Throttling")) {
-            return Ok(());
+            return Ok(None);
         }
         let recorded = audited.slot.as_ref().is_some_and(|s| s.recorded());
         if recorded && error.is_none() {
-            return Ok(());
+            return Ok(None);
         }
         let now = self.state.clock.now();
         let mut facts = audited.facts(request_id, now, http);
@@ -546,13 +609,13 @@ impl Api {
             )),
             _ => None,
         };
-        let record = crate::audit::record(
+        crate::audit::record(
             &facts.facts(),
             error.map(|e| (e.code(), e.message())),
             response,
         )
-        .map_err(|e| rampart_store::StoreError::Internal(e.to_string()))?;
-        self.state.audit.append(record).await
+        .map(Some)
+        .map_err(|e| rampart_store::StoreError::Internal(e.to_string()))
     }
 }
 

@@ -1,7 +1,10 @@
 //! Group commit for signature nonces.
 //!
 //! Every signed request must record its nonce durably before it is served, which on SQLite
-//! means a commit and an fsync per request. Requests that arrive while a commit is in flight
+//! means a commit and an fsync per request. A call that changes something records it here,
+//! before its handler runs; a call that changes nothing records it with its audit event
+//! instead ([`crate::audit::AuditWriter::spend_and_append`]), after it ran and before it
+//! answers, so it waits for one commit rather than two. Requests that arrive while a commit is in flight
 //! wait for the next one and share it: one transaction records the whole batch, and each
 //! request still learns whether its own nonce was fresh. Under light load a batch is one
 //! nonce and nothing is delayed; under heavy load the cost per request falls with the batch.

@@ -112,6 +112,48 @@ async fn every_call_whose_account_is_known_gets_one_event() {
     assert!(!denied["errorMessage"].as_str().unwrap().is_empty());
 }
 
+/// A read runs before its nonce is spent and spends it with its event: a replay must still be
+/// refused, after the result was computed, and leave nothing in the trail; a write's replay is
+/// refused before it runs, as always.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_call_is_refused_and_leaves_no_event() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    s.call(&root, "CreateUser", &[("UserName", "alice")])
+        .await
+        .ok();
+    let bob = s.user_with_key(&root, "bob").await;
+    let read = s.signed(&root, "GetUser", &[("UserName", "alice")], "replay-read");
+    let denied = s.signed(&bob, "ListUsers", &[], "replay-denied");
+    let write = s.signed(
+        &root,
+        "CreateUser",
+        &[("UserName", "carol")],
+        "replay-write",
+    );
+    let mut replays = Vec::new();
+    for (raw, status) in [(read, 200), (denied, 403), (write, 200)] {
+        replays.push(raw.clone());
+        let first = s.send(raw).await;
+        assert_eq!(first.status, status, "{}", first.json);
+    }
+    for raw in replays {
+        s.send(raw).await.err(400, "SignatureNonceUsed");
+    }
+    let trail = events(&s, &root.account_id).await;
+    let count = |name: &str| {
+        trail
+            .iter()
+            .filter(|e| e["eventName"] == name && e["requestParameters"]["UserName"] != "bob")
+            .count()
+    };
+    assert_eq!(count("GetUser"), 1, "{trail:#?}");
+    assert_eq!(count("ListUsers"), 1, "{trail:#?}");
+    // alice and carol, once each.
+    assert_eq!(count("CreateUser"), 2, "{trail:#?}");
+    assert!(trail.iter().all(|e| e["errorCode"] != "SignatureNonceUsed"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_trail() {
     let s = Server::start().await;

@@ -8,6 +8,7 @@
 //! chain.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_model::{AuditRecord, ChainHead, ChainRow, Timestamp};
@@ -114,6 +115,23 @@ pub trait AuditRepo: Send + Sync {
     /// uniqueness (request ids are random; an index on them would cost a random page write
     /// per event).
     async fn append_audit_events(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+
+    /// This store, refusing every write with [`StoreError::Internal`]: the handle of a call
+    /// that runs before its nonce is spent, which is safe only because it changes nothing.
+    fn read_only(&self) -> Arc<dyn Store>;
+
+    /// For calls that ran before spending their nonce (reads): spends each
+    /// `(access_key_id, nonce)` as [`crate::NonceRepo::use_nonces`] does and, in the same
+    /// transaction, appends each event `(Some(i), record)` whose nonce `i` was fresh and
+    /// each `(None, record)`. Nothing of a replayed call is written. Answers in `nonces`'
+    /// order; an `i` out of range is an error and writes nothing.
+    async fn spend_nonces_and_append(
+        &self,
+        nonces: &[(String, String)],
+        events: Vec<(Option<usize>, AuditRecord)>,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<crate::NonceUse>, StoreError>;
 
     /// Links up to `max` unsealed events, oldest first, into their accounts' chains, in one
     /// transaction; returns how many. Safe to run on several nodes at once: they take turns.

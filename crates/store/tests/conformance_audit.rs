@@ -16,7 +16,8 @@ use rampart_model::{
     Timestamp,
 };
 use rampart_store::{
-    AuditQuery, AuditRepo, AuditSlot, NewAccount, NewUser, Store, StoreError, UserRepo,
+    AuditQuery, AuditRepo, AuditSlot, NewAccount, NewUser, NonceRepo, NonceUse, Store, StoreError,
+    UserRepo,
 };
 use serde_json::json;
 use support::Backend;
@@ -29,6 +30,8 @@ conformance!(
     retention_moves_the_chain_base,
     access_key_last_used_is_the_latest_event,
     concurrent_changes_keep_their_own_events,
+    reads_spend_their_nonces_with_their_events,
+    a_read_only_handle_refuses_every_write,
 );
 
 fn t0() -> Timestamp {
@@ -522,4 +525,199 @@ async fn concurrent_changes_keep_their_own_events(b: &Backend) {
     );
     assert_eq!(seal_all(&b.store).await, 54 + 18);
     assert!(verify(&b.store).await.iter().all(|r| r.problems.is_empty()));
+}
+
+async fn event_ids(store: &dyn Store, account: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .search_audit_events(&query(account))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.record.event_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A read runs before its nonce is spent; the nonce is spent with the read's event, and a
+/// replayed read must leave no event behind, whether the nonce was spent earlier, earlier in
+/// the same batch, or is spent again later.
+async fn reads_spend_their_nonces_with_their_events(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    let a = acme.as_str();
+    let ttl = Duration::from_secs(900);
+    let pair = |n: &str| ("LTAIk".to_owned(), n.to_owned());
+    let spent = b.store.use_nonces(&[pair("old")], t0(), ttl).await.unwrap();
+    assert_eq!(spent, [NonceUse::Fresh]);
+
+    let nonces = [pair("n1"), pair("old"), pair("n2"), pair("n1")];
+    let ev = |id: &str| Ev::new(id, a, t0()).record();
+    let events = vec![
+        (Some(0), ev("E-1")),
+        (Some(1), ev("E-2")),
+        (Some(3), ev("E-4")),
+        (None, ev("E-5")),
+        (Some(2), ev("E-3")),
+    ];
+    let uses = b
+        .store
+        .spend_nonces_and_append(&nonces, events, t0(), ttl)
+        .await
+        .unwrap();
+    use NonceUse::{Fresh, Replayed};
+    assert_eq!(uses, [Fresh, Replayed, Fresh, Replayed]);
+    assert_eq!(event_ids(&b.store, a).await, ["E-1", "E-3", "E-5"]);
+
+    // The same nonces again: all replays, nothing written.
+    let again = b
+        .store
+        .spend_nonces_and_append(&nonces[..1], vec![(Some(0), ev("E-6"))], t0(), ttl)
+        .await
+        .unwrap();
+    assert_eq!(again, [Replayed]);
+    // And the nonces it spent are spent for the other path too.
+    assert_eq!(
+        b.store
+            .use_nonces(&[pair("n2"), pair("n3")], t0(), ttl)
+            .await
+            .unwrap(),
+        [Replayed, Fresh]
+    );
+
+    // An event naming a nonce outside the batch is refused, and nothing of it is written.
+    let refused = b
+        .store
+        .spend_nonces_and_append(&[pair("n4")], vec![(Some(1), ev("E-7"))], t0(), ttl)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Internal(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        b.store.use_nonces(&[pair("n4")], t0(), ttl).await.unwrap(),
+        [Fresh]
+    );
+
+    // Once its time is up a nonce is fresh again.
+    let later = t0().saturating_add(ttl + Duration::from_secs(1));
+    let revived = b
+        .store
+        .spend_nonces_and_append(&nonces[..1], vec![(Some(0), ev("E-8"))], later, ttl)
+        .await
+        .unwrap();
+    assert_eq!(revived, [Fresh]);
+    // Without nonces the events are appended as they are.
+    let none = b
+        .store
+        .spend_nonces_and_append(&[], vec![(None, ev("E-9"))], t0(), ttl)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(
+        event_ids(&b.store, a).await,
+        ["E-1", "E-3", "E-5", "E-8", "E-9"]
+    );
+    assert_eq!(seal_all(&b.store).await, 5);
+    for report in verify(&b.store).await {
+        assert!(report.problems.is_empty(), "{report:?}");
+    }
+
+    // Concurrently with changes (one SQLite group holds both kinds): every batch hears its
+    // own answers, and every fresh read's event is there.
+    let spent = b
+        .store
+        .use_nonces(&[pair("shared")], later, ttl)
+        .await
+        .unwrap();
+    assert_eq!(spent, [Fresh]);
+    let store: Arc<dyn Store> = Arc::new(b.store.clone());
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = Arc::clone(&store);
+        let account = acme.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 3 == 0 {
+                let slot = Arc::new(AuditSlot::new(
+                    Ev::new(format!("C-{i:02}"), account.as_str(), t0()).record(),
+                ));
+                store
+                    .audited(slot)
+                    .create_user(
+                        &account,
+                        NewUser {
+                            user_name: format!("u{i}"),
+                            ..NewUser::default()
+                        },
+                        t0(),
+                    )
+                    .await
+                    .unwrap();
+            } else {
+                let nonces = [pair(&format!("c{i}")), pair("shared")];
+                let events = vec![
+                    (
+                        Some(0),
+                        Ev::new(format!("R-{i:02}"), account.as_str(), t0()).record(),
+                    ),
+                    (
+                        Some(1),
+                        Ev::new(format!("X-{i:02}"), account.as_str(), t0()).record(),
+                    ),
+                ];
+                let uses = store
+                    .spend_nonces_and_append(&nonces, events, later, ttl)
+                    .await
+                    .unwrap();
+                assert_eq!(uses, [Fresh, Replayed]);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let ids = event_ids(&b.store, a).await;
+    assert_eq!(ids.iter().filter(|id| id.starts_with("C-")).count(), 8);
+    assert_eq!(ids.iter().filter(|id| id.starts_with("R-")).count(), 16);
+    assert!(!ids.iter().any(|id| id.starts_with("X-")), "{ids:?}");
+}
+
+async fn a_read_only_handle_refuses_every_write(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    b.store
+        .create_user(
+            &acme,
+            NewUser {
+                user_name: "kept".into(),
+                ..NewUser::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let reading = b.store.read_only();
+    let refused = reading
+        .create_user(
+            &acme,
+            NewUser {
+                user_name: "alice".into(),
+                ..NewUser::default()
+            },
+            t0(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Internal(_))),
+        "{refused:?}"
+    );
+    let refused = reading.delete_user(&acme, "kept").await;
+    assert!(
+        matches!(refused, Err(StoreError::Internal(_))),
+        "{refused:?}"
+    );
+    // Reads go through, and nothing was written or removed.
+    assert!(reading.get_user(&acme, "kept").await.is_ok());
+    assert!(matches!(
+        b.store.get_user(&acme, "alice").await,
+        Err(StoreError::NotFound(_))
+    ));
 }

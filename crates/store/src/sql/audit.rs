@@ -1,5 +1,6 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_model::{seal_chain, AuditRecord, ChainHead, ChainRow, Timestamp, GENESIS_HASH};
@@ -8,7 +9,7 @@ use sqlx::Row;
 
 use super::{rows, SqlStore};
 use crate::error::StoreError;
-use crate::repo::Store;
+use crate::repo::{NonceUse, Store};
 use crate::repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
 
 /// Rows per multi-row statement. Only these sizes are used, so a connection prepares at most
@@ -253,114 +254,68 @@ impl AuditRepo for SqlStore {
         Ok(tx.commit().await?)
     }
 
-    async fn seal_audit_events(&self, max: u32) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        tx.audit = None;
-        // Sealers on other nodes wait here until this one commits, then see its work.
-        sqlx::query("UPDATE audit_sealer SET runs = runs + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let pending = sqlx::query(
-            "SELECT e.id, e.event_id, e.account_id, e.event_time, e.body FROM audit_unsealed u \
-             JOIN audit_events e ON e.id = u.event_pk ORDER BY u.event_pk LIMIT $1",
-        )
-        .bind(i64::from(max.max(1)))
-        .fetch_all(&mut *tx)
-        .await?;
-        if pending.is_empty() {
-            tx.commit().await?;
-            return Ok(0);
-        }
-        // Per account, in insertion order.
-        let mut by_account: BTreeMap<String, Vec<(String, i64, String, i64)>> = BTreeMap::new();
-        let mut sealed_pks: Vec<i64> = Vec::with_capacity(pending.len());
-        for row in &pending {
-            let account: String = row.try_get("account_id")?;
-            sealed_pks.push(row.try_get("id")?);
-            by_account.entry(account).or_default().push((
-                row.try_get("event_id")?,
-                row.try_get("event_time")?,
-                row.try_get("body")?,
-                row.try_get("id")?,
+    fn read_only(&self) -> Arc<dyn Store> {
+        let mut store = self.clone();
+        store.read_only = true;
+        Arc::new(store)
+    }
+
+    async fn spend_nonces_and_append(
+        &self,
+        nonces: &[(String, String)],
+        events: Vec<(Option<usize>, AuditRecord)>,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<NonceUse>, StoreError> {
+        if events
+            .iter()
+            .any(|(i, _)| i.is_some_and(|i| i >= nonces.len()))
+        {
+            return Err(StoreError::Internal(
+                "an event names a nonce not in its batch".to_owned(),
             ));
         }
-        let mut links: Vec<(String, i64, String, i64, String, String, i64)> = Vec::new();
-        for (account, events) in &by_account {
-            let current = sqlx::query(
-                "SELECT account_id, base_seq, base_hash, seq, hash FROM audit_heads \
-                 WHERE account_id = $1",
-            )
-            .bind(account.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let current = match current {
-                Some(row) => head(&row)?,
-                None => ChainHead {
-                    account_id: account.clone(),
-                    base_seq: 0,
-                    base_hash: GENESIS_HASH.to_owned(),
-                    seq: 0,
-                    hash: GENESIS_HASH.to_owned(),
-                },
-            };
-            let (new_links, new_head) = seal_chain(
-                &current,
-                events
-                    .iter()
-                    .map(|(id, _, body, _)| (id.as_str(), body.as_str())),
-            );
-            for ((seq, event_id, prev, hash), (_, time, _, pk)) in new_links.into_iter().zip(events)
-            {
-                links.push((account.clone(), seq, event_id, *time, prev, hash, *pk));
-            }
-            sqlx::query(
-                "INSERT INTO audit_heads (account_id, base_seq, base_hash, seq, hash) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) \
-                 DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            )
-            .bind(account.as_str())
-            .bind(new_head.base_seq)
-            .bind(new_head.base_hash.as_str())
-            .bind(new_head.seq)
-            .bind(new_head.hash.as_str())
-            .execute(&mut *tx)
-            .await?;
+        if nonces.is_empty() {
+            let records: Vec<AuditRecord> = events.into_iter().map(|(_, r)| r).collect();
+            self.append_audit_events(&records).await?;
+            return Ok(Vec::new());
         }
-        for part in fixed_chunks(&links) {
-            let sql = format!(
-                "INSERT INTO audit_chain (account_id, seq, event_id, event_time, prev_hash, hash, \
-                 event_pk) VALUES {}",
-                values(part.len(), 7)
-            );
-            let mut q = sqlx::query(&sql);
-            for (account, seq, event_id, time, prev, hash, pk) in part {
-                q = q
-                    .bind(account.as_str())
-                    .bind(*seq)
-                    .bind(event_id.as_str())
-                    .bind(*time)
-                    .bind(prev.as_str())
-                    .bind(hash.as_str())
-                    .bind(*pk);
-            }
-            q.execute(&mut *tx).await?;
+        self.purge_if_due(now).await?;
+        let kept = |uses: &[NonceUse]| -> Vec<AuditRecord> {
+            events
+                .into_iter()
+                .filter(|(i, _)| i.is_none_or(|i| uses.get(i) == Some(&NonceUse::Fresh)))
+                .map(|(_, r)| r)
+                .collect()
+        };
+        if let Some(writer) = &self.writer {
+            // No savepoint: the one statement that runs is atomic by itself, and nothing
+            // else of this member's is in the group until it commits.
+            let mut member = writer.join().await?;
+            let uses = super::nonces::spend(member.conn(), nonces, now, ttl).await?;
+            member.commit(kept(&uses)).await?;
+            return Ok(uses);
         }
-        for part in fixed_chunks(&sealed_pks) {
-            let sql = format!(
-                "DELETE FROM audit_unsealed WHERE event_pk IN ({})",
-                (1..=part.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for pk in part {
-                q = q.bind(*pk);
-            }
-            q.execute(&mut *tx).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
+        let uses = super::nonces::spend(&mut tx, nonces, now, ttl).await?;
+        let records = kept(&uses);
+        if !records.is_empty() {
+            insert_events(&mut tx, &records).await?;
         }
         tx.commit().await?;
-        Ok(pending.len() as u64)
+        Ok(uses)
+    }
+
+    async fn seal_audit_events(&self, max: u32) -> Result<u64, StoreError> {
+        if self.writer.is_some() {
+            // This process's sealers take turns here, so they never race each other.
+            let _turn = self.seal_turn.lock().await;
+            if let Some(sealed) = self.seal_prepared(max).await? {
+                return Ok(sealed);
+            }
+            // Another process sealed some of these meanwhile: seal the locked way.
+        }
+        self.seal_locked(max).await
     }
 
     async fn search_audit_events(
@@ -619,5 +574,287 @@ impl AuditRepo for SqlStore {
                 .fetch_one(&self.pool)
                 .await?;
         last.map(rows::time).transpose()
+    }
+}
+
+/// An event waiting to be sealed.
+struct Unsealed {
+    pk: i64,
+    event_id: String,
+    account_id: String,
+    event_time: i64,
+    body: String,
+}
+
+/// One link of a chain, as `audit_chain` stores it.
+struct Link {
+    account_id: String,
+    seq: i64,
+    event_id: String,
+    event_time: i64,
+    prev_hash: String,
+    hash: String,
+    event_pk: i64,
+}
+
+/// What sealing a batch writes: its links, and per account the head it extends (`None`: a
+/// new chain) and the new head.
+struct Sealing {
+    links: Vec<Link>,
+    heads: Vec<(Option<ChainHead>, ChainHead)>,
+    pks: Vec<i64>,
+}
+
+const SELECT_UNSEALED: &str = "SELECT e.id, e.event_id, e.account_id, e.event_time, e.body \
+     FROM audit_unsealed u JOIN audit_events e ON e.id = u.event_pk ORDER BY u.event_pk LIMIT $1";
+
+fn unsealed(rows: &[AnyRow]) -> Result<Vec<Unsealed>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            Ok(Unsealed {
+                pk: row.try_get("id")?,
+                event_id: row.try_get("event_id")?,
+                account_id: row.try_get("account_id")?,
+                event_time: row.try_get("event_time")?,
+                body: row.try_get("body")?,
+            })
+        })
+        .collect()
+}
+
+/// The current heads of `accounts`' chains; an account without one is absent.
+async fn read_heads<'c, E>(
+    executor: E,
+    accounts: &[&str],
+) -> Result<HashMap<String, ChainHead>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT account_id, base_seq, base_hash, seq, hash FROM audit_heads \
+         WHERE account_id IN ({})",
+        (1..=accounts.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for account in accounts {
+        query = query.bind(*account);
+    }
+    query
+        .fetch_all(executor)
+        .await?
+        .iter()
+        .map(|row| head(row).map(|h| (h.account_id.clone(), h)))
+        .collect()
+}
+
+/// Each account's events, in insertion order, linked after its current head.
+fn link(pending: &[Unsealed], heads: &HashMap<String, ChainHead>) -> Sealing {
+    let mut by_account: BTreeMap<&str, Vec<&Unsealed>> = BTreeMap::new();
+    for event in pending {
+        by_account
+            .entry(event.account_id.as_str())
+            .or_default()
+            .push(event);
+    }
+    let mut sealing = Sealing {
+        links: Vec::with_capacity(pending.len()),
+        heads: Vec::with_capacity(by_account.len()),
+        pks: pending.iter().map(|e| e.pk).collect(),
+    };
+    for (account, events) in by_account {
+        let current = heads.get(account).cloned();
+        let from = current.clone().unwrap_or_else(|| ChainHead {
+            account_id: account.to_owned(),
+            base_seq: 0,
+            base_hash: GENESIS_HASH.to_owned(),
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        });
+        let (links, new_head) = seal_chain(
+            &from,
+            events
+                .iter()
+                .map(|e| (e.event_id.as_str(), e.body.as_str())),
+        );
+        for ((seq, event_id, prev_hash, hash), event) in links.into_iter().zip(&events) {
+            sealing.links.push(Link {
+                account_id: account.to_owned(),
+                seq,
+                event_id,
+                event_time: event.event_time,
+                prev_hash,
+                hash,
+                event_pk: event.pk,
+            });
+        }
+        sealing.heads.push((current, new_head));
+    }
+    sealing
+}
+
+/// Sealing's writes on SQLite, in one round trip: each head moves only from the one the
+/// batch was linked after, a new chain is started only if none exists, and a link or an
+/// unsealed mark another process already wrote or removed changes nothing. Each statement
+/// changes at most its own count of rows, so the total tells whether another process sealed
+/// any of it first.
+const WRITE_SEALING: &str = "\
+    UPDATE audit_heads SET seq = h.value ->> 3, hash = h.value ->> 4 FROM json_each($1) h \
+        WHERE audit_heads.account_id = h.value ->> 0 AND audit_heads.seq = h.value ->> 1 \
+        AND audit_heads.hash = h.value ->> 2; \
+    INSERT INTO audit_heads (account_id, base_seq, base_hash, seq, hash) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 \
+        FROM json_each($2) WHERE true ON CONFLICT (account_id) DO NOTHING; \
+    INSERT INTO audit_chain (account_id, seq, event_id, event_time, prev_hash, hash, event_pk) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+        value ->> 6 FROM json_each($3) WHERE true ORDER BY key ON CONFLICT DO NOTHING; \
+    DELETE FROM audit_unsealed WHERE event_pk IN (SELECT value FROM json_each($4))";
+
+impl SqlStore {
+    /// SQLite: reads and links the batch outside the writer, then writes it in one round trip
+    /// of the writer's, which every request's write waits behind. `None` if another process
+    /// sealed some of it first (nothing is written then).
+    async fn seal_prepared(&self, max: u32) -> Result<Option<u64>, StoreError> {
+        let rows = sqlx::query(SELECT_UNSEALED)
+            .bind(i64::from(max.max(1)))
+            .fetch_all(&self.pool)
+            .await?;
+        let pending = unsealed(&rows)?;
+        if pending.is_empty() {
+            return Ok(Some(0));
+        }
+        let mut accounts: Vec<&str> = pending.iter().map(|e| e.account_id.as_str()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let heads = read_heads(&self.pool, &accounts).await?;
+        let sealing = link(&pending, &heads);
+        let mut moved = Vec::new();
+        let mut started = Vec::new();
+        for (current, new) in &sealing.heads {
+            match current {
+                Some(old) => moved.push(serde_json::json!([
+                    new.account_id,
+                    old.seq,
+                    old.hash,
+                    new.seq,
+                    new.hash
+                ])),
+                None => started.push(serde_json::json!([
+                    new.account_id,
+                    new.base_seq,
+                    new.base_hash,
+                    new.seq,
+                    new.hash
+                ])),
+            }
+        }
+        let links: Vec<serde_json::Value> = sealing
+            .links
+            .iter()
+            .map(|l| {
+                serde_json::json!([
+                    l.account_id,
+                    l.seq,
+                    l.event_id,
+                    l.event_time,
+                    l.prev_hash,
+                    l.hash,
+                    l.event_pk
+                ])
+            })
+            .collect();
+        let expected = sealing.heads.len() + 2 * sealing.links.len();
+        let mut tx = self.begin().await?;
+        tx.audit = None;
+        let changed = sqlx::query(WRITE_SEALING)
+            .bind(serde_json::Value::Array(moved).to_string())
+            .bind(serde_json::Value::Array(started).to_string())
+            .bind(serde_json::Value::Array(links).to_string())
+            .bind(serde_json::Value::from(sealing.pks.clone()).to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if usize::try_from(changed).ok() != Some(expected) {
+            // Dropped: rolled back to its savepoint.
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(pending.len() as u64))
+    }
+
+    /// Seals inside one write transaction from first read to last write, holding the sealer
+    /// lock row, so sealers on several nodes take turns.
+    async fn seal_locked(&self, max: u32) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.audit = None;
+        // Sealers on other nodes wait here until this one commits, then see its work.
+        sqlx::query("UPDATE audit_sealer SET runs = runs + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(SELECT_UNSEALED)
+            .bind(i64::from(max.max(1)))
+            .fetch_all(&mut *tx)
+            .await?;
+        let pending = unsealed(&rows)?;
+        if pending.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let mut accounts: Vec<&str> = pending.iter().map(|e| e.account_id.as_str()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let heads = read_heads(&mut *tx, &accounts).await?;
+        let sealing = link(&pending, &heads);
+        for (_, new_head) in &sealing.heads {
+            sqlx::query(
+                "INSERT INTO audit_heads (account_id, base_seq, base_hash, seq, hash) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) \
+                 DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            )
+            .bind(new_head.account_id.as_str())
+            .bind(new_head.base_seq)
+            .bind(new_head.base_hash.as_str())
+            .bind(new_head.seq)
+            .bind(new_head.hash.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for part in fixed_chunks(&sealing.links) {
+            let sql = format!(
+                "INSERT INTO audit_chain (account_id, seq, event_id, event_time, prev_hash, hash, \
+                 event_pk) VALUES {}",
+                values(part.len(), 7)
+            );
+            let mut q = sqlx::query(&sql);
+            for l in part {
+                q = q
+                    .bind(l.account_id.as_str())
+                    .bind(l.seq)
+                    .bind(l.event_id.as_str())
+                    .bind(l.event_time)
+                    .bind(l.prev_hash.as_str())
+                    .bind(l.hash.as_str())
+                    .bind(l.event_pk);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for part in fixed_chunks(&sealing.pks) {
+            let sql = format!(
+                "DELETE FROM audit_unsealed WHERE event_pk IN ({})",
+                (1..=part.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for pk in part {
+                q = q.bind(*pk);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(pending.len() as u64)
     }
 }

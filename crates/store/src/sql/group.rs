@@ -27,7 +27,11 @@
 //!   so rolling one back can never reach another member's changes;
 //! - the group's first member opens its savepoint with the `BEGIN`;
 //! - the events of the whole group, and the `COMMIT`, go in one round trip;
-//! - other calls' events, batched ([`GroupWriter::append`]), join a group without a statement.
+//! - other calls' events, batched ([`GroupWriter::append`]), join a group without a statement;
+//!   reads' nonces join with them in one statement ([`GroupWriter::join`]);
+//! - the audit sealer reads and links its batch outside the writer, and writes it in one
+//!   round trip (`seal_prepared` in `audit.rs`): it used to hold the writer for ten statements,
+//!   and every request behind it waited.
 //!
 //! An event the database refuses (a bug: the schema checks only what the code guarantees)
 //! therefore fails its whole group, not only its own change: every member hears the error and
@@ -95,6 +99,9 @@ pub(crate) struct Writer {
     group: Option<Group>,
     /// A member was dropped inside this savepoint: roll it back before anything else runs.
     pending_rollback: Option<u32>,
+    /// A member without a savepoint was dropped: what it ran cannot be undone alone, so the
+    /// group is abandoned before anything else runs.
+    pending_abort: bool,
     /// A member asked for the group to be committed.
     commit_requested: bool,
     /// A `BEGIN` or `ROLLBACK` was interrupted (its caller cancelled), so the connection may
@@ -111,6 +118,12 @@ impl Writer {
     /// Brings the connection back to a known state: rolls back a dropped member's savepoint
     /// (if that fails the group is lost as a whole), and a transaction no group owns.
     async fn settle(&mut self) {
+        if std::mem::take(&mut self.pending_abort) {
+            self.abort(StoreError::Unavailable(
+                "a write of the group failed; nothing of the group was written".to_owned(),
+            ))
+            .await;
+        }
         if let Some(n) = self.pending_rollback {
             // Cleared only once done: if this is cut short, the next caller does it again
             // (and if the savepoint turns out to be gone, or was never opened, the group is
@@ -220,6 +233,7 @@ impl GroupWriter {
             conn,
             group: None,
             pending_rollback: None,
+            pending_abort: false,
             commit_requested: false,
             stray_tx: false,
             closed: false,
@@ -280,7 +294,21 @@ impl GroupWriter {
     /// Adds events to the group without a transaction of their own (other calls' events,
     /// batched), and returns once they are committed.
     pub(crate) async fn append(&self, events: Vec<AuditRecord>) -> Result<(), StoreError> {
+        // Runs no statement, so it needs neither a savepoint nor `join`'s guard.
         self.admit(false).await?.commit(events).await
+    }
+
+    /// Joins (or opens) the group without a savepoint, for a member whose statements are
+    /// each atomic and harmless to keep should it be dropped before it commits.
+    ///
+    /// Dropping it without [`Member::commit`] abandons the whole group: a failed statement
+    /// may have been one (disk full, I/O error) after which SQLite rolled the transaction
+    /// back, and a later member's `SAVEPOINT` would then open a new transaction that commits
+    /// without the earlier members' changes while they hear "committed".
+    pub(crate) async fn join(&self) -> Result<Member, StoreError> {
+        let mut member = self.admit(false).await?;
+        member.stage = Stage::Bare;
+        Ok(member)
     }
 
     /// Takes the writer and joins the open group, opening one if there is none; a group
@@ -453,6 +481,8 @@ enum Stage {
     Outside,
     /// Our savepoint `w<n>` is open: dropping now must undo it.
     Savepoint(u32),
+    /// Joined without a savepoint ([`GroupWriter::join`]): dropping now abandons the group.
+    Bare,
     /// Our changes belong to the group, and its commit is arranged: nothing left to do.
     Done,
 }
@@ -523,6 +553,10 @@ impl Drop for Member {
         match self.stage {
             Stage::Savepoint(n) => {
                 self.guard.pending_rollback = Some(n);
+                self.handle.wake_committer.notify_one();
+            }
+            Stage::Bare => {
+                self.guard.pending_abort = true;
                 self.handle.wake_committer.notify_one();
             }
             Stage::Outside => {
@@ -630,6 +664,30 @@ mod tests {
         insert(&mut third, "c").await.unwrap();
         third.commit(Vec::new()).await.unwrap();
         assert_eq!(fx.committed().await, ["a", "c"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_member_without_a_savepoint_abandons_its_group() {
+        let fx = fixture().await;
+        let mut first = fx.writer.begin().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        let writer = fx.writer.clone();
+        let second = tokio::spawn(async move {
+            let mut m = writer.join().await.unwrap();
+            insert(&mut m, "b").await.unwrap();
+            // Dropped: what it ran cannot be undone alone.
+        });
+        fx.queued(1).await;
+        let committed = tokio::spawn(first.commit(Vec::new()));
+        second.await.unwrap();
+        let outcome = within(committed).await.unwrap().unwrap();
+        assert!(outcome.is_err(), "the group must not commit: {outcome:?}");
+        assert!(fx.committed().await.is_empty());
+        // The next group starts clean.
+        let mut third = fx.writer.join().await.unwrap();
+        insert(&mut third, "c").await.unwrap();
+        third.commit(Vec::new()).await.unwrap();
+        assert_eq!(fx.committed().await, ["c"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -145,6 +145,11 @@ pub struct SqlStore {
     writer: Option<group::GroupWriter>,
     /// Set on the per-call clones [`crate::AuditRepo::audited`] makes.
     audit: Option<Arc<crate::repo_audit::AuditSlot>>,
+    /// Set on the clones [`crate::AuditRepo::read_only`] makes: [`SqlStore::begin`] refuses.
+    read_only: bool,
+    /// SQLite: this process's sealers take turns, so they never race each other for the
+    /// same events.
+    seal_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls it back.
@@ -296,6 +301,8 @@ impl SqlStore {
             last_nonce_purge: Arc::new(AtomicI64::new(0)),
             writer,
             audit: None,
+            read_only: false,
+            seal_turn: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -376,6 +383,11 @@ impl SqlStore {
     /// Starts a transaction that may write (see [`Engine::begin_write`]). Dropping it
     /// without commit rolls back, so an early `?` never leaves half a change.
     async fn begin(&self) -> Result<WriteTx, StoreError> {
+        if self.read_only {
+            return Err(StoreError::Internal(
+                "a call that changes nothing tried to write".to_owned(),
+            ));
+        }
         let inner = match &self.writer {
             Some(writer) => TxInner::Grouped(writer.begin().await?),
             None => TxInner::Own(self.pool.begin_with(self.engine.begin_write()).await?),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rampart_model::{AccessKeyStatus, Timestamp};
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 
 use super::SqlStore;
 use crate::error::StoreError;
@@ -52,17 +53,6 @@ impl NonceRepo for SqlStore {
         ttl: Duration,
     ) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError> {
         self.purge_if_due(now).await?;
-        let expires_at = now.saturating_add(ttl).unix_millis();
-        let hashes: Vec<String> = batch.iter().map(|(_, nonce)| nonce_hash(nonce)).collect();
-        // A nonce twice in one batch is fresh once and a replay the second time; the
-        // statement below must not see it twice (PostgreSQL refuses to update a row twice
-        // in one INSERT).
-        let mut first_seen: HashSet<(&str, &str)> = HashSet::with_capacity(batch.len());
-        let firsts: Vec<bool> = batch
-            .iter()
-            .zip(&hashes)
-            .map(|((key_id, _), hash)| first_seen.insert((key_id.as_str(), hash.as_str())))
-            .collect();
         let mut key_ids: Vec<&str> = batch.iter().map(|(k, _)| k.as_str()).collect();
         key_ids.sort_unstable();
         key_ids.dedup();
@@ -97,60 +87,12 @@ impl NonceRepo for SqlStore {
                 );
             }
         }
-
-        // INVARIANT: as in `use_nonce`, the primary key decides: a row is returned only if
-        // this statement created it or revived an expired one.
-        let mut rows: Vec<(&str, &str)> = batch
-            .iter()
-            .zip(&hashes)
-            .zip(&firsts)
-            .filter(|(_, first)| **first)
-            .map(|(((key_id, _), hash), _)| (key_id.as_str(), hash.as_str()))
-            .collect();
-        // Key order: concurrent batches that share nonces (a replay racing its original)
-        // then take the rows' locks in the same order and cannot deadlock on PostgreSQL.
-        rows.sort_unstable();
-        let mut fresh: Vec<(String, String)> = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, $1)", 3 + 2 * i, 4 + 2 * i))
-                .collect();
-            let sql = format!(
-                "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) VALUES {} \
-                 ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE signature_nonces.expires_at <= $2 \
-                 RETURNING access_key_id, nonce_hash",
-                values.join(", ")
-            );
-            let mut query = sqlx::query_as::<_, (String, String)>(&sql)
-                .bind(expires_at)
-                .bind(now.unix_millis());
-            for (key_id, hash) in chunk {
-                query = query.bind(*key_id).bind(*hash);
-            }
-            fresh.extend(query.fetch_all(&mut *tx).await?);
-        }
+        let uses = spend(&mut tx, batch, now, ttl).await?;
         tx.commit().await?;
-        fresh.sort_unstable();
-
-        Ok(batch
-            .iter()
-            .zip(&hashes)
-            .zip(&firsts)
-            .map(|(((key_id, _), hash), first)| {
-                let is_fresh = *first
-                    && fresh
-                        .binary_search_by(|(k, h)| {
-                            (k.as_str(), h.as_str()).cmp(&(key_id.as_str(), hash.as_str()))
-                        })
-                        .is_ok();
-                let used = if is_fresh {
-                    NonceUse::Fresh
-                } else {
-                    NonceUse::Replayed
-                };
-                (used, checks.get(key_id).cloned())
-            })
+        Ok(uses
+            .into_iter()
+            .zip(batch)
+            .map(|(used, (key_id, _))| (used, checks.get(key_id).cloned()))
             .collect())
     }
 
@@ -169,7 +111,7 @@ impl NonceRepo for SqlStore {
 impl SqlStore {
     /// Purges at most once per [`PURGE_INTERVAL`] per process; the compare-and-swap lets
     /// exactly one of several concurrent callers do it.
-    async fn purge_if_due(&self, now: Timestamp) -> Result<(), StoreError> {
+    pub(crate) async fn purge_if_due(&self, now: Timestamp) -> Result<(), StoreError> {
         let last = self.last_nonce_purge.load(Ordering::Relaxed);
         let interval = i64::try_from(PURGE_INTERVAL.as_millis()).unwrap_or(i64::MAX);
         let due = now.unix_millis().saturating_sub(last) >= interval;
@@ -188,6 +130,77 @@ impl SqlStore {
         }
         Ok(())
     }
+}
+
+/// Spends a batch's nonces in the caller's transaction, in one statement per
+/// [`MAX_ROWS_PER_STATEMENT`] pairs; the answers are in the batch's order.
+pub(crate) async fn spend(
+    conn: &mut AnyConnection,
+    batch: &[(String, String)],
+    now: Timestamp,
+    ttl: Duration,
+) -> Result<Vec<NonceUse>, StoreError> {
+    let expires_at = now.saturating_add(ttl).unix_millis();
+    let hashes: Vec<String> = batch.iter().map(|(_, nonce)| nonce_hash(nonce)).collect();
+    // A nonce twice in one batch is fresh once and a replay the second time; the statement
+    // below must not see it twice (PostgreSQL refuses to update a row twice in one INSERT).
+    let mut first_seen: HashSet<(&str, &str)> = HashSet::with_capacity(batch.len());
+    let firsts: Vec<bool> = batch
+        .iter()
+        .zip(&hashes)
+        .map(|((key_id, _), hash)| first_seen.insert((key_id.as_str(), hash.as_str())))
+        .collect();
+    // INVARIANT: as in `use_nonce`, the primary key decides: a row is returned only if this
+    // statement created it or revived an expired one.
+    let mut rows: Vec<(&str, &str)> = batch
+        .iter()
+        .zip(&hashes)
+        .zip(&firsts)
+        .filter(|(_, first)| **first)
+        .map(|(((key_id, _), hash), _)| (key_id.as_str(), hash.as_str()))
+        .collect();
+    // Key order: concurrent batches that share nonces (a replay racing its original) then
+    // take the rows' locks in the same order and cannot deadlock on PostgreSQL.
+    rows.sort_unstable();
+    let mut fresh: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, $1)", 3 + 2 * i, 4 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) VALUES {} \
+             ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE signature_nonces.expires_at <= $2 \
+             RETURNING access_key_id, nonce_hash",
+            values.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql)
+            .bind(expires_at)
+            .bind(now.unix_millis());
+        for (key_id, hash) in chunk {
+            query = query.bind(*key_id).bind(*hash);
+        }
+        fresh.extend(query.fetch_all(&mut *conn).await?);
+    }
+    fresh.sort_unstable();
+    Ok(batch
+        .iter()
+        .zip(&hashes)
+        .zip(&firsts)
+        .map(|(((key_id, _), hash), first)| {
+            let is_fresh = *first
+                && fresh
+                    .binary_search_by(|(k, h)| {
+                        (k.as_str(), h.as_str()).cmp(&(key_id.as_str(), hash.as_str()))
+                    })
+                    .is_ok();
+            if is_fresh {
+                NonceUse::Fresh
+            } else {
+                NonceUse::Replayed
+            }
+        })
+        .collect())
 }
 
 const INSERT_NONCE: &str = "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
