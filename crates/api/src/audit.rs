@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::call::Principal;
+use crate::nonce::{one_each, reply_all};
 use crate::product::Product;
 
 /// Audit settings.
@@ -412,26 +413,19 @@ async fn write_batches(
                 .spend_nonces_and_append(&nonces, events, now, nonce_ttl)
                 .await
         };
-        match outcome {
-            Ok(uses) if uses.len() == nonces.len() => {
-                for (p, position) in batch.drain(..).zip(positions) {
-                    let used = position.and_then(|i| uses.get(i).copied());
-                    let _ = p.reply.send(Ok(used.unwrap_or(NonceUse::Fresh)));
-                }
-            }
-            Ok(_) => {
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(StoreError::Internal(
-                        "nonce batch answered the wrong number of rows".to_owned(),
-                    )));
-                }
-            }
-            Err(e) => {
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(e.clone()));
-                }
-            }
-        }
+        let answers = outcome
+            .and_then(|uses| one_each(uses, nonces.len()))
+            .map(|uses| {
+                positions
+                    .iter()
+                    .map(|position| {
+                        position
+                            .and_then(|i| uses.get(i).copied())
+                            .unwrap_or(NonceUse::Fresh)
+                    })
+                    .collect()
+            });
+        reply_all(batch.drain(..).map(|p| p.reply), answers);
     }
 }
 

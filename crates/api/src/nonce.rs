@@ -80,23 +80,39 @@ async fn run(store: Arc<dyn Store>, ttl: Duration, mut rx: mpsc::Receiver<Pendin
             .iter()
             .map(|p| (p.key_id.clone(), p.nonce.clone()))
             .collect();
-        match store.use_nonces_with_keys(&pairs, now, ttl).await {
-            Ok(uses) if uses.len() == batch.len() => {
-                for (p, u) in batch.drain(..).zip(uses) {
-                    let _ = p.reply.send(Ok(u));
-                }
+        let answers = store
+            .use_nonces_with_keys(&pairs, now, ttl)
+            .await
+            .and_then(|uses| one_each(uses, batch.len()));
+        reply_all(batch.drain(..).map(|p| p.reply), answers);
+    }
+}
+
+/// The store's answers for a batch, refused unless there is exactly one per request.
+pub(crate) fn one_each<T>(answers: Vec<T>, requests: usize) -> Result<Vec<T>, StoreError> {
+    if answers.len() == requests {
+        Ok(answers)
+    } else {
+        Err(StoreError::Internal(
+            "nonce batch answered the wrong number of rows".to_owned(),
+        ))
+    }
+}
+
+/// Tells each request of a batch its own answer, or all of them the batch's error.
+pub(crate) fn reply_all<T>(
+    replies: impl Iterator<Item = oneshot::Sender<Result<T, StoreError>>>,
+    answers: Result<Vec<T>, StoreError>,
+) {
+    match answers {
+        Ok(answers) => {
+            for (reply, answer) in replies.zip(answers) {
+                let _ = reply.send(Ok(answer));
             }
-            Ok(_) => {
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(StoreError::Internal(
-                        "nonce batch answered the wrong number of rows".to_owned(),
-                    )));
-                }
-            }
-            Err(e) => {
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(e.clone()));
-                }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }
