@@ -71,10 +71,9 @@ const INSERT_EVENTS_AND_COMMIT: &str = "\
         value ->> 1, value ->> 2, value ->> 3 FROM json_each($3); \
     COMMIT";
 
-pub(crate) async fn insert_events_and_commit(
-    conn: &mut sqlx::AnyConnection,
-    records: &[AuditRecord],
-) -> Result<(), StoreError> {
+/// Events as JSON rows for `json_each` / `jsonb_array_elements`, and their distinct
+/// resources as `[position in the batch, account, type, name]`.
+fn event_rows(records: &[AuditRecord]) -> (String, String) {
     let rows: Vec<serde_json::Value> = records
         .iter()
         .map(|r| {
@@ -102,92 +101,68 @@ pub(crate) async fn insert_events_and_commit(
                 .map(move |(kind, name)| serde_json::json!([index, r.account_id, kind, name]))
         })
         .collect();
+    (
+        serde_json::Value::Array(rows).to_string(),
+        serde_json::Value::Array(resources).to_string(),
+    )
+}
+
+pub(crate) async fn insert_events_and_commit(
+    conn: &mut sqlx::AnyConnection,
+    records: &[AuditRecord],
+) -> Result<(), StoreError> {
+    let (rows, resources) = event_rows(records);
     let count = i64::try_from(records.len())
         .map_err(|_| StoreError::Internal("too many audit events in one group".into()))?;
     sqlx::query(INSERT_EVENTS_AND_COMMIT)
-        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(rows)
         .bind(count)
-        .bind(serde_json::Value::Array(resources).to_string())
+        .bind(resources)
         .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-/// Writes events, unsealed, in the caller's transaction (PostgreSQL).
+/// Writes events, unsealed, in the caller's transaction (PostgreSQL), in one statement
+/// whatever their number: each statement is a round trip that every caller in the batch
+/// waits for.
 pub(crate) async fn insert_events(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     records: &[AuditRecord],
 ) -> Result<(), StoreError> {
-    for chunk in fixed_chunks(records) {
-        let sql = format!(
-            "INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
-             service_name, user_name, access_key_id, source_ip, error_code, body) VALUES {} \
-             RETURNING id",
-            values(chunk.len(), 11)
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql);
-        for r in chunk {
-            q = q
-                .bind(r.event_id.as_str())
-                .bind(r.account_id.as_str())
-                .bind(r.event_time.unix_millis())
-                .bind(r.event_name.as_str())
-                .bind(r.event_rw.as_str())
-                .bind(r.service_name.as_str())
-                .bind(r.user_name.as_str())
-                .bind(r.access_key_id.as_str())
-                .bind(r.source_ip.as_str())
-                .bind(r.error_code.as_str())
-                .bind(r.body.as_str());
-        }
-        let mut pks = q.fetch_all(&mut **tx).await?;
-        if pks.len() != chunk.len() {
-            return Err(StoreError::Internal(
-                "audit insert returned the wrong number of ids".into(),
-            ));
-        }
-        // Ids are assigned in VALUES order within one statement; sorting makes that explicit
-        // whatever order RETURNING lists them in.
-        pks.sort_unstable();
-
-        let sql = format!(
-            "INSERT INTO audit_unsealed (event_pk) VALUES {}",
-            values(chunk.len(), 1)
-        );
-        let mut q = sqlx::query(&sql);
-        for pk in &pks {
-            q = q.bind(*pk);
-        }
-        q.execute(&mut **tx).await?;
-
-        let resources: Vec<(i64, &AuditRecord, &(String, String))> = chunk
-            .iter()
-            .zip(&pks)
-            .flat_map(|(r, pk)| {
-                distinct_resources(r)
-                    .into_iter()
-                    .map(move |res| (*pk, r, res))
-            })
-            .collect();
-        for part in fixed_chunks(&resources) {
-            let sql = format!(
-                "INSERT INTO audit_resources (event_pk, account_id, resource_type, resource_name) \
-                 VALUES {}",
-                values(part.len(), 4)
-            );
-            let mut q = sqlx::query(&sql);
-            for (pk, r, (kind, name)) in part {
-                q = q
-                    .bind(*pk)
-                    .bind(r.account_id.as_str())
-                    .bind(kind.as_str())
-                    .bind(name.as_str());
-            }
-            q.execute(&mut **tx).await?;
-        }
+    if records.is_empty() {
+        return Ok(());
     }
+    let (rows, resources) = event_rows(records);
+    sqlx::query(INSERT_EVENTS_PG)
+        .bind(rows)
+        .bind(resources)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
+
+/// [`insert_events`]' statement. Ids come from the sequence in the order the rows are
+/// inserted, so ranking the new ids gives each event's position in the batch, which is how
+/// its resources name it.
+const INSERT_EVENTS_PG: &str = "\
+    WITH batch AS ( \
+        SELECT r.value AS v, r.ordinality AS n FROM jsonb_array_elements($1::jsonb) \
+        WITH ORDINALITY AS r), \
+    inserted AS ( \
+        INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
+            service_name, user_name, access_key_id, source_ip, error_code, body) \
+        SELECT v ->> 0, v ->> 1, (v ->> 2)::bigint, v ->> 3, v ->> 4, v ->> 5, v ->> 6, \
+            v ->> 7, v ->> 8, v ->> 9, v ->> 10 FROM batch ORDER BY n \
+        RETURNING id), \
+    numbered AS ( \
+        SELECT id, row_number() OVER (ORDER BY id) - 1 AS position FROM inserted), \
+    unsealed AS ( \
+        INSERT INTO audit_unsealed (event_pk) SELECT id FROM numbered) \
+    INSERT INTO audit_resources (event_pk, account_id, resource_type, resource_name) \
+    SELECT n.id, r.value ->> 1, r.value ->> 2, r.value ->> 3 \
+    FROM jsonb_array_elements($2::jsonb) AS r \
+    JOIN numbered n ON n.position = (r.value ->> 0)::bigint";
 
 const EVENT_COLUMNS: &str = "e.id, e.event_id, e.account_id, e.event_time, e.event_name, \
      e.event_rw, e.service_name, e.user_name, e.access_key_id, e.source_ip, e.error_code, e.body";
