@@ -402,18 +402,9 @@ async fn write_batches(
             }
             positions.push(position);
         }
-        let outcome = if nonces.is_empty() {
-            let records: Vec<AuditRecord> = events.into_iter().map(|(_, r)| r).collect();
-            store
-                .append_audit_events(&records)
-                .await
-                .map(|()| Vec::new())
-        } else {
-            store
-                .spend_nonces_and_append(&nonces, events, now, nonce_ttl)
-                .await
-        };
-        let answers = outcome
+        let answers = store
+            .spend_nonces_and_append(&nonces, events, now, nonce_ttl)
+            .await
             .and_then(|uses| one_each(uses, nonces.len()))
             .map(|uses| {
                 positions

@@ -250,11 +250,6 @@ impl AuditRepo for SqlStore {
                 "an event names a nonce not in its batch".to_owned(),
             ));
         }
-        if nonces.is_empty() {
-            let records: Vec<AuditRecord> = events.into_iter().map(|(_, r)| r).collect();
-            self.append_audit_events(&records).await?;
-            return Ok(Vec::new());
-        }
         self.purge_if_due(now).await?;
         let kept = |uses: &[NonceUse]| -> Vec<AuditRecord> {
             events
@@ -264,8 +259,9 @@ impl AuditRepo for SqlStore {
                 .collect()
         };
         if let Some(writer) = &self.writer {
-            // No savepoint: the one statement that runs is atomic by itself, and nothing
-            // else of this member's is in the group until it commits.
+            // No savepoint: the one statement that runs (none for a batch without nonces) is
+            // atomic by itself, and nothing else of this member's is in the group until it
+            // commits.
             let mut member = writer.join().await?;
             let uses = super::nonces::spend(member.conn(), nonces, now, ttl).await?;
             member.commit(kept(&uses)).await?;
@@ -273,10 +269,7 @@ impl AuditRepo for SqlStore {
         }
         let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         let uses = super::nonces::spend(&mut tx, nonces, now, ttl).await?;
-        let records = kept(&uses);
-        if !records.is_empty() {
-            insert_events(&mut tx, &records).await?;
-        }
+        insert_events(&mut tx, &kept(&uses)).await?;
         tx.commit().await?;
         Ok(uses)
     }
@@ -747,7 +740,7 @@ impl SqlStore {
             .bind(serde_json::Value::Array(moved).to_string())
             .bind(serde_json::Value::Array(started).to_string())
             .bind(serde_json::Value::Array(links).to_string())
-            .bind(serde_json::Value::from(sealing.pks.clone()).to_string())
+            .bind(serde_json::Value::from(sealing.pks).to_string())
             .execute(&mut *tx)
             .await?
             .rows_affected();
