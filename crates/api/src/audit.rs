@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_model::{AuditRecord, Timestamp};
-use rampart_store::{NonceUse, Store, StoreError};
+use rampart_store::{NonceSpend, NonceUse, Store, StoreError};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -310,8 +310,8 @@ const MAX_BATCH: usize = 512;
 
 struct Pending {
     record: Option<AuditRecord>,
-    /// `(AccessKeyId, SignatureNonce)` of a call that ran before spending it.
-    nonce: Option<(String, String)>,
+    /// The nonce of a call that ran before spending it.
+    nonce: Option<NonceSpend>,
     now: Timestamp,
     reply: oneshot::Sender<Result<NonceUse, StoreError>>,
 }
@@ -346,10 +346,11 @@ impl AuditWriter {
     }
 
     /// Spends a call's nonce and, if it was fresh, appends the call's event in the same
-    /// transaction; returns once that is committed. A replayed nonce writes nothing.
+    /// transaction; returns once that is committed. A replayed nonce, or one whose key is
+    /// not as the call assumed, writes nothing.
     pub async fn spend_and_append(
         &self,
-        nonce: (String, String),
+        nonce: NonceSpend,
         record: Option<AuditRecord>,
         now: Timestamp,
     ) -> Result<NonceUse, StoreError> {
@@ -359,7 +360,7 @@ impl AuditWriter {
     async fn send(
         &self,
         record: Option<AuditRecord>,
-        nonce: Option<(String, String)>,
+        nonce: Option<NonceSpend>,
         now: Timestamp,
     ) -> Result<NonceUse, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -389,7 +390,7 @@ async fn write_batches(
             .map(|p| p.now)
             .max()
             .unwrap_or(Timestamp::UNIX_EPOCH);
-        let mut nonces: Vec<(String, String)> = Vec::new();
+        let mut nonces: Vec<NonceSpend> = Vec::new();
         let mut events: Vec<(Option<usize>, AuditRecord)> = Vec::with_capacity(batch.len());
         let mut positions: Vec<Option<usize>> = Vec::with_capacity(batch.len());
         for p in &mut batch {

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use rampart_model::{
     AccessKeyId, AccessKeyStatus, AccountId, KeyOwner, RoleId, SecretString, Timestamp,
 };
-use rampart_store::{NonceUse, StoreError};
+use rampart_store::{KeyAssumption, NonceSpend, NonceUse, StoreError};
 use rampart_wire::{verify, ApiError, ClassifiedRequest, RawRequest, Scheme, Secret};
 
 use crate::call::Principal;
@@ -20,8 +20,8 @@ pub struct Authenticated {
     pub principal: Principal,
     /// The account's authorization epoch, for the policy-set cache.
     pub epoch: i64,
-    /// `(AccessKeyId, SignatureNonce)` when the caller asked to spend the nonce later.
-    pub deferred_nonce: Option<(String, String)>,
+    /// The nonce, when the caller asked to spend it later.
+    pub deferred_nonce: Option<NonceSpend>,
 }
 
 /// Establishes the caller of a signed request; also returns its account's authorization
@@ -34,7 +34,11 @@ pub struct Authenticated {
 /// With `defer_nonce` the nonce is not spent here but handed back, for a call that changes
 /// nothing: the dispatcher spends it in the transaction that writes the call's event, and
 /// answers `SignatureNonceUsed` instead of the result if it was used before. The key's state
-/// and the epoch are then read on their own, from committed state, outside the writer.
+/// and the epoch are then read on their own, from committed state, outside the writer;
+/// or, with `trust_cache` and a cached key whose state was read before, taken from that read
+/// and handed back as the nonce's [`KeyAssumption`]: the nonce and the event are then written
+/// only if the key's state is still that when they are, and otherwise the call runs again
+/// without trusting the cache (see [`NonceUse::KeyChanged`]).
 ///
 /// Order matters: the nonce is spent only after the signature verified, so nobody can burn
 /// another client's nonces with forged requests, and an unknown key is reported before a bad
@@ -45,6 +49,7 @@ pub async fn authenticate(
     request: &ClassifiedRequest,
     now: Timestamp,
     defer_nonce: bool,
+    trust_cache: bool,
 ) -> Result<Authenticated, ApiError> {
     if matches!(request.scheme(), Scheme::Anonymous | Scheme::Session) {
         return Err(ApiError::missing_parameter("AccessKeyId"));
@@ -62,8 +67,8 @@ pub async fn authenticate(
     state
         .metrics
         .cache(crate::metrics::Cache::AccessKey, cached.is_some());
-    let (owner, secret, read_epoch) = match cached {
-        Some(c) => (c.owner.clone(), c.secret.clone(), None),
+    let (owner, secret, read_epoch, known) = match cached {
+        Some(c) => (c.owner.clone(), c.secret.clone(), None, c.known.clone()),
         None => {
             let (key, epoch) = match state.store.get_access_key_with_epoch(&id).await {
                 Ok(found) => found,
@@ -78,10 +83,14 @@ pub async fn authenticate(
             let secret = key
                 .open_secret(&state.master_key)
                 .map_err(|_| ApiError::internal_error())?;
+            let known = KeyAssumption {
+                authz_epoch: epoch,
+                user_name: owner_name(&key.owner),
+            };
             state
                 .key_cache
-                .put(key_id, key.owner.clone(), secret.clone());
-            (key.owner, secret, Some(epoch))
+                .put(key_id, key.owner.clone(), secret.clone(), known);
+            (key.owner, secret, Some(epoch), None)
         }
     };
     verify(
@@ -94,12 +103,19 @@ pub async fn authenticate(
     let mut deferred_nonce = None;
     let (epoch, current_name) = match request.nonce() {
         Some(nonce) if defer_nonce => {
-            deferred_nonce = Some((key_id.to_owned(), nonce.to_owned()));
-            match read_epoch {
+            let mut spend = NonceSpend::new(key_id, nonce);
+            let found = match (read_epoch, known) {
                 // Read just now, with the key's status, to fill the cache.
-                Some(epoch) => (epoch, None),
-                None => current_key_state(state, &id, key_id).await?,
-            }
+                (Some(epoch), _) => (epoch, None),
+                (None, Some(known)) if trust_cache => {
+                    let found = (known.authz_epoch, known.user_name.clone());
+                    spend.assumed = Some(known);
+                    found
+                }
+                (None, _) => current_key_state(state, &id, key_id).await?,
+            };
+            deferred_nonce = Some(spend);
+            found
         }
         Some(nonce) => {
             let (used, check) = state
@@ -121,6 +137,13 @@ pub async fn authenticate(
             if used == NonceUse::Replayed {
                 return Err(ApiError::signature_nonce_used());
             }
+            state.key_cache.learn(
+                key_id,
+                KeyAssumption {
+                    authz_epoch: check.authz_epoch,
+                    user_name: check.user_name.clone(),
+                },
+            );
             (check.authz_epoch, check.user_name)
         }
         None => (read_epoch.unwrap_or_default(), None),
@@ -164,11 +187,22 @@ async fn current_key_state(
         state.key_cache.evict(key_id);
         return Err(ApiError::access_key_inactive());
     }
-    let name = match key.owner {
-        KeyOwner::User { user_name, .. } => Some(user_name),
-        KeyOwner::AccountRoot(_) => None,
-    };
+    let name = owner_name(&key.owner);
+    state.key_cache.learn(
+        key_id,
+        KeyAssumption {
+            authz_epoch: epoch,
+            user_name: name.clone(),
+        },
+    );
     Ok((epoch, name))
+}
+
+fn owner_name(owner: &KeyOwner) -> Option<String> {
+    match owner {
+        KeyOwner::User { user_name, .. } => Some(user_name.clone()),
+        KeyOwner::AccountRoot(_) => None,
+    }
 }
 
 /// A request signed with STS credentials: the token is opened (no database read), the
@@ -233,7 +267,7 @@ async fn authenticate_session(
             session: Arc::new(claims),
         },
         epoch,
-        deferred_nonce: defer_nonce.then(|| (key_id.to_owned(), nonce.to_owned())),
+        deferred_nonce: defer_nonce.then(|| NonceSpend::new(key_id, nonce)),
     })
 }
 
@@ -247,6 +281,9 @@ pub struct KeyCache {
 pub struct CachedKey {
     owner: KeyOwner,
     secret: SecretString,
+    /// The key's state as last read; trusted only as a [`KeyAssumption`] that the call's
+    /// commit checks.
+    known: Option<KeyAssumption>,
 }
 
 impl KeyCache {
@@ -261,12 +298,42 @@ impl KeyCache {
         self.entries.read().ok()?.get(key_id).cloned()
     }
 
-    fn put(&self, key_id: &str, owner: KeyOwner, secret: SecretString) {
+    fn put(&self, key_id: &str, owner: KeyOwner, secret: SecretString, known: KeyAssumption) {
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= self.capacity {
                 entries.clear();
             }
-            entries.insert(key_id.to_owned(), Arc::new(CachedKey { owner, secret }));
+            let entry = CachedKey {
+                owner,
+                secret,
+                known: Some(known),
+            };
+            entries.insert(key_id.to_owned(), Arc::new(entry));
+        }
+    }
+
+    /// Records a cached key's state as just read; a key not cached stays so.
+    fn learn(&self, key_id: &str, known: KeyAssumption) {
+        let changed = |entries: &HashMap<String, Arc<CachedKey>>| {
+            entries
+                .get(key_id)
+                .is_some_and(|c| c.known.as_ref() != Some(&known))
+        };
+        // Usually nothing changed: a read lock answers that.
+        if !self.entries.read().is_ok_and(|entries| changed(&entries)) {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.write() {
+            if !changed(&entries) {
+                return;
+            }
+            if let Some(current) = entries.get_mut(key_id) {
+                *current = Arc::new(CachedKey {
+                    owner: current.owner.clone(),
+                    secret: current.secret.clone(),
+                    known: Some(known),
+                });
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rampart_model::{Clock, MasterKey, RequestId};
-use rampart_store::{AuditSlot, NonceUse, Store};
+use rampart_store::{AuditSlot, NonceSpend, NonceUse, Store};
 use rampart_wire::{
     negotiate_format, parse_request, render_error, render_success, ApiError, ErrorContext,
     ResponseFormat,
@@ -37,9 +37,15 @@ struct Seen {
 
 /// The nonce of a call that runs before spending it.
 struct Deferred {
-    key_id: String,
-    nonce: String,
+    spend: NonceSpend,
     product: &'static Product,
+}
+
+/// How a call ended: with its answer, or found to have run on a cached key state that no
+/// longer holds, so that it must run again (nothing of it was written).
+enum Concluded {
+    Done(Outcome),
+    KeyChanged,
 }
 
 /// A call whose account is known: it gets an event.
@@ -138,12 +144,31 @@ impl Api {
         }
         let request_id = new_request_id();
         let started = std::time::Instant::now();
-        let mut seen = Seen::default();
         let mut headers = Vec::with_capacity(2);
-        let outcome = self.run(&request, &request_id, &mut seen).await;
-        let outcome = self
-            .conclude(&request, &request_id, seen, outcome, started)
-            .await;
+        // A read first trusts its key's cached state; if that turns out stale when its
+        // nonce is spent, it runs again from a fresh read of the key, which cannot.
+        let mut trust_cache = true;
+        let outcome = loop {
+            let mut seen = Seen::default();
+            let outcome = self
+                .run(&request, &request_id, &mut seen, trust_cache)
+                .await;
+            match self
+                .conclude(&request, &request_id, seen, outcome, started)
+                .await
+            {
+                Concluded::Done(outcome) => break outcome,
+                Concluded::KeyChanged if trust_cache => trust_cache = false,
+                Concluded::KeyChanged => {
+                    break Err(Failure {
+                        error: ApiError::internal_error(),
+                        product: None,
+                        format: ResponseFormat::Json,
+                        retry_after_ms: None,
+                    })
+                }
+            }
+        };
         let (status, content_type, body) = match outcome {
             Ok((format, action, body)) => {
                 let r = render_success(format, action, &request_id, &body);
@@ -187,7 +212,7 @@ impl Api {
         mut seen: Seen,
         mut outcome: Outcome,
         started: std::time::Instant,
-    ) -> Outcome {
+    ) -> Concluded {
         let format = match &outcome {
             Ok((format, _, _)) => *format,
             Err(f) => f.format,
@@ -205,10 +230,7 @@ impl Api {
             (Err(e), _) => Err(e),
             (Ok(event), Some(d)) => {
                 let now = self.state.clock.now();
-                self.state
-                    .audit
-                    .spend_and_append((d.key_id, d.nonce), event, now)
-                    .await
+                self.state.audit.spend_and_append(d.spend, event, now).await
             }
             (Ok(Some(record)), None) => self
                 .state
@@ -220,6 +242,7 @@ impl Api {
         };
         match written {
             Ok(NonceUse::Fresh) => {}
+            Ok(NonceUse::KeyChanged) => return Concluded::KeyChanged,
             // A replay of a call that changed nothing: its result is never sent, and nothing
             // of it was written.
             Ok(NonceUse::Replayed) => {
@@ -246,7 +269,7 @@ impl Api {
         self.state
             .metrics
             .request(seen.product, seen.action, code, started.elapsed());
-        outcome
+        Concluded::Done(outcome)
     }
 
     /// A console page's call for its signed-in person: the same action table, the same
@@ -305,13 +328,23 @@ impl Api {
             }
             Err(e) => Err(fail(e.into())),
         };
-        let outcome = self
+        match self
             .conclude(http, &request_id, seen, outcome, started)
-            .await;
-        outcome.map(|(_, _, body)| body).map_err(|f| f.error)
+            .await
+        {
+            Concluded::Done(outcome) => outcome.map(|(_, _, body)| body).map_err(|f| f.error),
+            // A session's call spends no nonce, so it assumes nothing of a key.
+            Concluded::KeyChanged => Err(ApiError::internal_error()),
+        }
     }
 
-    async fn run(&self, http: &HttpRequest, request_id: &str, seen: &mut Seen) -> Outcome {
+    async fn run(
+        &self,
+        http: &HttpRequest,
+        request_id: &str,
+        seen: &mut Seen,
+        trust_cache: bool,
+    ) -> Outcome {
         let raw = &http.raw;
         // Until the request is classified, answer in the format it seems to ask for.
         let guessed = negotiate_format(None, raw.header("accept")).unwrap_or(ResponseFormat::Json);
@@ -354,14 +387,12 @@ impl Api {
                 // A call that changes nothing can run before its nonce is spent: the nonce
                 // then goes into the same commit as its event, one commit instead of two.
                 let defer = crate::audit::is_read(action.name);
-                let found = authenticate(&self.state, raw, &request, now, defer)
+                let found = authenticate(&self.state, raw, &request, now, defer, trust_cache)
                     .await
                     .map_err(|e| fail(e, Some(product), format))?;
-                seen.nonce = found.deferred_nonce.map(|(key_id, nonce)| Deferred {
-                    key_id,
-                    nonce,
-                    product,
-                });
+                seen.nonce = found
+                    .deferred_nonce
+                    .map(|spend| Deferred { spend, product });
                 (found.principal, found.epoch)
             }
         };

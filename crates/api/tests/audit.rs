@@ -154,6 +154,50 @@ async fn a_replayed_call_is_refused_and_leaves_no_event() {
     assert!(trail.iter().all(|e| e["errorCode"] != "SignatureNonceUsed"));
 }
 
+/// A read first trusts its key's cached state; when that went stale (here: a policy attached,
+/// which moves the account's epoch) it runs again, is answered by the current state, and
+/// leaves one event, the second run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_on_a_stale_cached_key_runs_again_and_leaves_one_event() {
+    let s = Server::start().await;
+    let root = s.account("acme").await;
+    let alice = s.user_with_key(&root, "alice").await;
+    // Caches alice's key and its state: denied.
+    s.call(&alice, "ListUsers", &[])
+        .await
+        .err(403, "NoPermission");
+    s.call(
+        &root,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "alice"),
+            ("PolicyType", "System"),
+            ("PolicyName", "AliyunRAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    let raw = s.signed(&alice, "ListUsers", &[], "stale-read");
+    let first = s.send(raw.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    // The run again spent the nonce.
+    s.send(raw).await.err(400, "SignatureNonceUsed");
+    let trail = events(&s, &root.account_id).await;
+    let lists: Vec<_> = trail
+        .iter()
+        .filter(|e| e["eventName"] == "ListUsers")
+        .collect();
+    assert_eq!(lists.len(), 2, "{trail:#?}");
+    assert_eq!(
+        lists
+            .iter()
+            .filter(|e| e["errorCode"] == "NoPermission")
+            .count(),
+        1,
+        "{trail:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_trail() {
     let s = Server::start().await;

@@ -43,8 +43,8 @@ mod sql;
 pub use error::{Entity, PrincipalKind, Quota, StoreError};
 pub use page::{InvalidMarker, Listing, Marker, Page};
 pub use repo::{
-    AccessKeyRepo, AccountRepo, KeyCheck, KeyOwnerRef, NewAccount, NewUser, NonceRepo, NonceUse,
-    Store, UserRepo, UserUpdate,
+    AccessKeyRepo, AccountRepo, KeyAssumption, KeyCheck, KeyOwnerRef, NewAccount, NewUser,
+    NonceRepo, NonceSpend, NonceUse, Store, UserRepo, UserUpdate,
 };
 pub use repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
 pub use repo_console::{

@@ -73,6 +73,50 @@ pub enum NonceUse {
     Fresh,
     /// Seen within its time to live: `SignatureNonceUsed`.
     Replayed,
+    /// Only from [`crate::AuditRepo::spend_nonces_and_append`]: the call ran on a
+    /// [`KeyAssumption`] that no longer holds. Neither its nonce nor its event was written;
+    /// the call must run again from a fresh read of its key.
+    KeyChanged,
+}
+
+/// A nonce of a call that ran before spending it, and what that call took for its key's
+/// state, if it took it from a cache instead of reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceSpend {
+    pub access_key_id: String,
+    pub nonce: String,
+    pub assumed: Option<KeyAssumption>,
+}
+
+impl NonceSpend {
+    /// A nonce whose call read its key's state itself.
+    pub fn new(access_key_id: impl Into<String>, nonce: impl Into<String>) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            nonce: nonce.into(),
+            assumed: None,
+        }
+    }
+}
+
+/// A key's state as a call assumed it: the key exists and is active, its account's
+/// authorization epoch is `authz_epoch`, and its owner is named `user_name` (`None`: the
+/// account's root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAssumption {
+    pub authz_epoch: i64,
+    pub user_name: Option<String>,
+}
+
+impl KeyAssumption {
+    /// Whether a key found in this state (or not found: `None`) bears the assumption out.
+    pub fn holds(&self, found: Option<&KeyCheck>) -> bool {
+        found.is_some_and(|check| {
+            check.status == rampart_model::AccessKeyStatus::Active
+                && check.authz_epoch == self.authz_epoch
+                && check.user_name == self.user_name
+        })
+    }
 }
 
 #[async_trait]

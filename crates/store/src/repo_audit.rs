@@ -120,14 +120,18 @@ pub trait AuditRepo: Send + Sync {
     /// that runs before its nonce is spent, which is safe only because it changes nothing.
     fn read_only(&self) -> Arc<dyn Store>;
 
-    /// For calls that ran before spending their nonce (reads): spends each
-    /// `(access_key_id, nonce)` as [`crate::NonceRepo::use_nonces`] does and, in the same
-    /// transaction, appends each event `(Some(i), record)` whose nonce `i` was fresh and
-    /// each `(None, record)`. Nothing of a replayed call is written. Answers in `nonces`'
-    /// order; an `i` out of range is an error and writes nothing.
+    /// For calls that ran before spending their nonce (reads): spends each nonce as
+    /// [`crate::NonceRepo::use_nonces`] does and, in the same transaction, appends each event
+    /// `(Some(i), record)` whose nonce `i` was fresh and each `(None, record)`. Nothing of a
+    /// replayed call is written. Answers in `nonces`' order; an `i` out of range is an error
+    /// and writes nothing.
+    ///
+    /// A nonce with a [`crate::KeyAssumption`] is spent only if its key's current state
+    /// bears it out; otherwise it is answered [`crate::NonceUse::KeyChanged`], and neither it
+    /// nor its event is written.
     async fn spend_nonces_and_append(
         &self,
-        nonces: &[(String, String)],
+        nonces: &[crate::NonceSpend],
         events: Vec<(Option<usize>, AuditRecord)>,
         now: Timestamp,
         ttl: Duration,

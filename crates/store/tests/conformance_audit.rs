@@ -11,13 +11,15 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_model::AccessKeyStatus;
 use rampart_model::{
     AccountId, AuditRecord, ChainProblem, ChainReport, ChainVerifier, MasterKey, NewAccessKey,
     Timestamp,
 };
 use rampart_store::{
-    AuditQuery, AuditRepo, AuditSlot, NewAccount, NewUser, NonceRepo, NonceUse, Store, StoreError,
-    UserRepo,
+    AccessKeyRepo, AuditQuery, AuditRepo, AuditSlot, GroupRepo, KeyAssumption, KeyOwnerRef,
+    NewAccount, NewGroup, NewUser, NonceRepo, NonceSpend, NonceUse, PolicyRepo, Store, StoreError,
+    UserRepo, UserUpdate,
 };
 use serde_json::json;
 use support::Backend;
@@ -32,6 +34,7 @@ conformance!(
     concurrent_changes_keep_their_own_events,
     reads_spend_their_nonces_with_their_events,
     a_read_only_handle_refuses_every_write,
+    reads_on_an_assumed_key_state_are_written_only_while_it_holds,
 );
 
 fn t0() -> Timestamp {
@@ -547,10 +550,11 @@ async fn reads_spend_their_nonces_with_their_events(b: &Backend) {
     let a = acme.as_str();
     let ttl = Duration::from_secs(900);
     let pair = |n: &str| ("LTAIk".to_owned(), n.to_owned());
+    let spend = |n: &str| NonceSpend::new("LTAIk", n);
     let spent = b.store.use_nonces(&[pair("old")], t0(), ttl).await.unwrap();
     assert_eq!(spent, [NonceUse::Fresh]);
 
-    let nonces = [pair("n1"), pair("old"), pair("n2"), pair("n1")];
+    let nonces = [spend("n1"), spend("old"), spend("n2"), spend("n1")];
     let ev = |id: &str| Ev::new(id, a, t0()).record();
     let events = vec![
         (Some(0), ev("E-1")),
@@ -587,7 +591,7 @@ async fn reads_spend_their_nonces_with_their_events(b: &Backend) {
     // An event naming a nonce outside the batch is refused, and nothing of it is written.
     let refused = b
         .store
-        .spend_nonces_and_append(&[pair("n4")], vec![(Some(1), ev("E-7"))], t0(), ttl)
+        .spend_nonces_and_append(&[spend("n4")], vec![(Some(1), ev("E-7"))], t0(), ttl)
         .await;
     assert!(
         matches!(refused, Err(StoreError::Internal(_))),
@@ -653,7 +657,10 @@ async fn reads_spend_their_nonces_with_their_events(b: &Backend) {
                     .await
                     .unwrap();
             } else {
-                let nonces = [pair(&format!("c{i}")), pair("shared")];
+                let nonces = [
+                    NonceSpend::new("LTAIk", format!("c{i}")),
+                    NonceSpend::new("LTAIk", "shared"),
+                ];
                 let events = vec![
                     (
                         Some(0),
@@ -720,4 +727,196 @@ async fn a_read_only_handle_refuses_every_write(b: &Backend) {
         b.store.get_user(&acme, "alice").await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// A read that took its key's state from a cache is written only if that state still holds
+/// when its nonce is spent: the key active, its account's epoch and its owner's name as
+/// assumed. Otherwise neither the nonce nor the event is written, so the call can run again.
+async fn reads_on_an_assumed_key_state_are_written_only_while_it_holds(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    let a = acme.as_str();
+    let ttl = Duration::from_secs(900);
+    let master = MasterKey::generate(1).unwrap();
+    b.store
+        .create_user(
+            &acme,
+            NewUser {
+                user_name: "alice".into(),
+                ..NewUser::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let alice = KeyOwnerRef::User {
+        account_id: &acme,
+        user_name: "alice",
+    };
+    let (key, _) = NewAccessKey::generate(&master).unwrap();
+    let key = b
+        .store
+        .create_access_key(alice, key, t0())
+        .await
+        .unwrap()
+        .id;
+    let (root_key, _) = NewAccessKey::generate(&master).unwrap();
+    let root_key = b
+        .store
+        .create_access_key(KeyOwnerRef::AccountRoot(&acme), root_key, t0())
+        .await
+        .unwrap()
+        .id;
+    let epoch = b.store.authz_epoch(&acme).await.unwrap();
+    let as_alice = KeyAssumption {
+        authz_epoch: epoch,
+        user_name: Some("alice".into()),
+    };
+    let assumed = |key: &str, nonce: &str, assumption: &KeyAssumption| NonceSpend {
+        access_key_id: key.to_owned(),
+        nonce: nonce.to_owned(),
+        assumed: Some(assumption.clone()),
+    };
+    let ev = |id: &str| Ev::new(id, a, t0()).record();
+    let spend = |nonces: Vec<NonceSpend>, events: Vec<(Option<usize>, AuditRecord)>| {
+        let store = b.store.clone();
+        async move {
+            store
+                .spend_nonces_and_append(&nonces, events, t0(), ttl)
+                .await
+                .unwrap()
+        }
+    };
+    use NonceUse::{Fresh, KeyChanged, Replayed};
+
+    // As assumed: spent and written, for a user's key and for a root key.
+    let as_root = KeyAssumption {
+        authz_epoch: epoch,
+        user_name: None,
+    };
+    let uses = spend(
+        vec![
+            assumed(key.as_str(), "n1", &as_alice),
+            assumed(root_key.as_str(), "r1", &as_root),
+            // A root key taken for a user's is not as assumed.
+            assumed(root_key.as_str(), "r2", &as_alice),
+        ],
+        vec![
+            (Some(0), ev("E-1")),
+            (Some(1), ev("E-2")),
+            (Some(2), ev("E-X")),
+        ],
+    )
+    .await;
+    assert_eq!(uses, [Fresh, Fresh, KeyChanged]);
+    assert_eq!(event_ids(&b.store, a).await, ["E-1", "E-2"]);
+    // A replay is still a replay when the key is as assumed.
+    let uses = spend(vec![assumed(key.as_str(), "n1", &as_alice)], vec![]).await;
+    assert_eq!(uses, [Replayed]);
+
+    // The epoch moved on: nothing written, and the nonce is still unspent.
+    b.store
+        .create_group(
+            &acme,
+            NewGroup {
+                group_name: "g".into(),
+                comments: String::new(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    b.store
+        .add_user_to_group(&acme, "g", "alice", t0())
+        .await
+        .unwrap();
+    let later = b.store.authz_epoch(&acme).await.unwrap();
+    assert_ne!(later, epoch, "a membership change moves the epoch");
+    let uses = spend(
+        vec![
+            assumed(key.as_str(), "n2", &as_alice),
+            // In the same batch, a call that read the key itself is unaffected.
+            NonceSpend::new(key.as_str(), "n3"),
+        ],
+        vec![(Some(0), ev("E-3")), (Some(1), ev("E-4"))],
+    )
+    .await;
+    assert_eq!(uses, [KeyChanged, Fresh]);
+    let as_alice = KeyAssumption {
+        authz_epoch: later,
+        user_name: Some("alice".into()),
+    };
+    let uses = spend(
+        vec![assumed(key.as_str(), "n2", &as_alice)],
+        vec![(Some(0), ev("E-5"))],
+    )
+    .await;
+    assert_eq!(uses, [Fresh], "the run again spends the same nonce");
+
+    // Renamed: the name in the call's principal is stale.
+    b.store
+        .update_user(
+            &acme,
+            "alice",
+            UserUpdate {
+                new_user_name: Some("alicia".into()),
+                ..UserUpdate::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let epoch = b.store.authz_epoch(&acme).await.unwrap();
+    let stale_name = KeyAssumption {
+        authz_epoch: epoch,
+        user_name: Some("alice".into()),
+    };
+    let uses = spend(
+        vec![assumed(key.as_str(), "n6", &stale_name)],
+        vec![(Some(0), ev("E-6"))],
+    )
+    .await;
+    assert_eq!(uses, [KeyChanged]);
+
+    // Disabled, and deleted.
+    let alicia = KeyOwnerRef::User {
+        account_id: &acme,
+        user_name: "alicia",
+    };
+    b.store
+        .set_access_key_status(alicia, &key, AccessKeyStatus::Inactive)
+        .await
+        .unwrap();
+    let as_alicia = KeyAssumption {
+        authz_epoch: epoch,
+        user_name: Some("alicia".into()),
+    };
+    let uses = spend(
+        vec![assumed(key.as_str(), "n7", &as_alicia)],
+        vec![(Some(0), ev("E-7"))],
+    )
+    .await;
+    assert_eq!(uses, [KeyChanged]);
+    b.store.delete_access_key(alicia, &key).await.unwrap();
+    let uses = spend(
+        vec![assumed(key.as_str(), "n8", &as_alicia)],
+        vec![(Some(0), ev("E-8"))],
+    )
+    .await;
+    assert_eq!(uses, [KeyChanged]);
+
+    assert_eq!(event_ids(&b.store, a).await, ["E-1", "E-2", "E-4", "E-5"]);
+    // None of the refused nonces was spent.
+    let pairs: Vec<(String, String)> = ["n6", "n7", "n8"]
+        .iter()
+        .map(|n| (key.as_str().to_owned(), (*n).to_owned()))
+        .chain([(root_key.as_str().to_owned(), "r2".to_owned())])
+        .collect();
+    assert_eq!(
+        b.store.use_nonces(&pairs, t0(), ttl).await.unwrap(),
+        [Fresh, Fresh, Fresh, Fresh]
+    );
+    assert_eq!(seal_all(&b.store).await, 4);
+    for report in verify(&b.store).await {
+        assert!(report.problems.is_empty(), "{report:?}");
+    }
 }

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::{rows, SqlStore};
 use crate::error::StoreError;
-use crate::repo::{NonceUse, Store};
+use crate::repo::{NonceSpend, NonceUse, Store};
 use crate::repo_audit::{AuditCursor, AuditEventRow, AuditQuery, AuditRepo, AuditSlot};
 
 /// Rows per multi-row statement. Only these sizes are used, so a connection prepares at most
@@ -71,29 +71,26 @@ const INSERT_EVENTS_AND_COMMIT: &str = "\
         value ->> 1, value ->> 2, value ->> 3 FROM json_each($3); \
     COMMIT";
 
-/// Events as JSON rows for `json_each` / `jsonb_array_elements`, and their distinct
-/// resources as `[position in the batch, account, type, name]`.
-fn event_rows(records: &[AuditRecord]) -> (String, String) {
-    let rows: Vec<serde_json::Value> = records
-        .iter()
-        .map(|r| {
-            serde_json::json!([
-                r.event_id,
-                r.account_id,
-                r.event_time.unix_millis(),
-                r.event_name,
-                r.event_rw,
-                r.service_name,
-                r.user_name,
-                r.access_key_id,
-                r.source_ip,
-                r.error_code,
-                r.body,
-            ])
-        })
-        .collect();
+/// An event as a JSON row for `json_each` / `jsonb_array_elements`.
+fn event_row(r: &AuditRecord) -> Vec<serde_json::Value> {
+    vec![
+        r.event_id.clone().into(),
+        r.account_id.clone().into(),
+        r.event_time.unix_millis().into(),
+        r.event_name.clone().into(),
+        r.event_rw.clone().into(),
+        r.service_name.clone().into(),
+        r.user_name.clone().into(),
+        r.access_key_id.clone().into(),
+        r.source_ip.clone().into(),
+        r.error_code.clone().into(),
+        r.body.clone().into(),
+    ]
+}
+
+/// The events' distinct resources as `[position in the batch, account, type, name]`.
+fn resource_rows<'a>(records: impl Iterator<Item = &'a AuditRecord>) -> String {
     let resources: Vec<serde_json::Value> = records
-        .iter()
         .enumerate()
         .flat_map(|(index, r)| {
             distinct_resources(r)
@@ -101,9 +98,15 @@ fn event_rows(records: &[AuditRecord]) -> (String, String) {
                 .map(move |(kind, name)| serde_json::json!([index, r.account_id, kind, name]))
         })
         .collect();
+    serde_json::Value::Array(resources).to_string()
+}
+
+/// Events as JSON rows, and their resources (see [`resource_rows`]).
+fn event_rows(records: &[AuditRecord]) -> (String, String) {
+    let rows: Vec<serde_json::Value> = records.iter().map(|r| event_row(r).into()).collect();
     (
         serde_json::Value::Array(rows).to_string(),
-        serde_json::Value::Array(resources).to_string(),
+        resource_rows(records.iter()),
     )
 }
 
@@ -163,6 +166,135 @@ const INSERT_EVENTS_PG: &str = "\
     SELECT n.id, r.value ->> 1, r.value ->> 2, r.value ->> 3 \
     FROM jsonb_array_elements($2::jsonb) AS r \
     JOIN numbered n ON n.position = (r.value ->> 0)::bigint";
+
+/// PostgreSQL: spends a batch's nonces and appends the events of the calls whose nonce was
+/// fresh (and those without one), in one statement, so in one round trip and one implicit
+/// transaction, where `BEGIN`, two statements and `COMMIT` were four round trips that every
+/// call in the batch waited for.
+///
+/// `$1`: the distinct pairs in key order (see [`super::nonces::NonceBatch::rows`]), each
+/// `[AccessKeyId, nonce hash, assumption]` where the assumption is `null` or `[epoch, user
+/// name]`; `$2`: their expiry; `$3`: now. `$4`: the events as [`event_row`]s with their
+/// nonce's pair appended (`null`s for none); `$5`: their resources. Returns the pairs that
+/// were fresh (kind 0) and those whose key's state was not as assumed (kind 1), which are
+/// neither inserted nor have their events written.
+///
+/// Every CTE sees the same snapshot; `spent` is read through its `RETURNING` rows, which are
+/// exactly the pairs this statement inserted or revived. Ids come from the sequence in the
+/// order the kept events are inserted, so ranking them gives each kept event's position.
+const SPEND_AND_INSERT_EVENTS_PG: &str = "\
+    WITH pairs AS ( \
+        SELECT p.value ->> 0 AS key_id, p.value ->> 1 AS hash, p.value -> 2 AS assumed, \
+            p.ordinality AS n \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS p), \
+    changed AS ( \
+        SELECT p.key_id, p.hash FROM pairs p \
+        WHERE jsonb_typeof(p.assumed) = 'array' AND NOT EXISTS ( \
+            SELECT 1 FROM access_keys k JOIN accounts a ON a.account_id = k.account_id \
+            LEFT JOIN users u ON u.user_id = k.user_id \
+            WHERE k.access_key_id = p.key_id AND k.status = 'Active' \
+            AND a.authz_epoch = (p.assumed ->> 0)::bigint \
+            AND u.user_name IS NOT DISTINCT FROM p.assumed ->> 1)), \
+    spent AS ( \
+        INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
+        SELECT p.key_id, p.hash, $2 FROM pairs p \
+        WHERE NOT EXISTS (SELECT 1 FROM changed c WHERE c.key_id = p.key_id AND c.hash = p.hash) \
+        ORDER BY p.n \
+        ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+        WHERE signature_nonces.expires_at <= $3 \
+        RETURNING access_key_id, nonce_hash), \
+    kept AS ( \
+        SELECT r.value AS v, r.ordinality AS n, \
+            row_number() OVER (ORDER BY r.ordinality) AS position \
+        FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS r \
+        WHERE r.value ->> 11 IS NULL OR EXISTS (SELECT 1 FROM spent s \
+            WHERE s.access_key_id = r.value ->> 11 AND s.nonce_hash = r.value ->> 12)), \
+    inserted AS ( \
+        INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
+            service_name, user_name, access_key_id, source_ip, error_code, body) \
+        SELECT v ->> 0, v ->> 1, (v ->> 2)::bigint, v ->> 3, v ->> 4, v ->> 5, v ->> 6, \
+            v ->> 7, v ->> 8, v ->> 9, v ->> 10 FROM kept ORDER BY n \
+        RETURNING id), \
+    numbered AS ( \
+        SELECT id, row_number() OVER (ORDER BY id) AS position FROM inserted), \
+    unsealed AS ( \
+        INSERT INTO audit_unsealed (event_pk) SELECT id FROM numbered), \
+    resources AS ( \
+        INSERT INTO audit_resources (event_pk, account_id, resource_type, resource_name) \
+        SELECT nb.id, r.value ->> 1, r.value ->> 2, r.value ->> 3 \
+        FROM jsonb_array_elements($5::jsonb) AS r \
+        JOIN kept k ON k.n = (r.value ->> 0)::bigint + 1 \
+        JOIN numbered nb ON nb.position = k.position) \
+    SELECT 0::bigint AS kind, access_key_id, nonce_hash FROM spent \
+    UNION ALL SELECT 1::bigint, key_id, hash FROM changed";
+
+/// The calls' events whose nonce is the first of its pair in the batch (or who have none),
+/// each with that pair: an event whose nonce repeats an earlier one of the batch is a
+/// replay's, never written.
+fn candidates<'a>(
+    prepared: &'a super::nonces::NonceBatch<'_>,
+    events: &'a [(Option<usize>, AuditRecord)],
+) -> Vec<(Option<(&'a str, &'a str)>, &'a AuditRecord)> {
+    events
+        .iter()
+        .filter_map(|(index, record)| match index {
+            None => Some((None, record)),
+            Some(i) => prepared.first(*i).map(|pair| (Some(pair), record)),
+        })
+        .collect()
+}
+
+/// [`SPEND_AND_INSERT_EVENTS_PG`] for a batch; the answers are in the batch's order.
+async fn spend_and_insert_events_pg(
+    pool: &sqlx::AnyPool,
+    nonces: &[NonceSpend],
+    events: &[(Option<usize>, AuditRecord)],
+    now: Timestamp,
+    ttl: Duration,
+) -> Result<Vec<NonceUse>, StoreError> {
+    let prepared = super::nonces::NonceBatch::new(
+        nonces
+            .iter()
+            .map(|n| (n.access_key_id.as_str(), n.nonce.as_str())),
+    );
+    let pairs: Vec<serde_json::Value> = prepared
+        .rows()
+        .into_iter()
+        .map(|(key_id, hash, i)| {
+            let assumed = nonces[i]
+                .assumed
+                .as_ref()
+                .map(|a| serde_json::json!([a.authz_epoch, a.user_name]));
+            serde_json::json!([key_id, hash, assumed])
+        })
+        .collect();
+    let candidates = candidates(&prepared, events);
+    let rows: Vec<serde_json::Value> = candidates
+        .iter()
+        .map(|(pair, record)| {
+            let mut row = event_row(record);
+            let (key_id, hash) = pair.unzip();
+            row.push(key_id.into());
+            row.push(hash.into());
+            row.into()
+        })
+        .collect();
+    let resources = resource_rows(candidates.iter().map(|(_, record)| *record));
+    let found = sqlx::query_as::<_, (i64, String, String)>(SPEND_AND_INSERT_EVENTS_PG)
+        .bind(serde_json::Value::Array(pairs).to_string())
+        .bind(now.saturating_add(ttl).unix_millis())
+        .bind(now.unix_millis())
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(resources)
+        .fetch_all(pool)
+        .await?;
+    let (fresh, changed): (Vec<_>, Vec<_>) = found.into_iter().partition(|(kind, _, _)| *kind == 0);
+    let pair = |(_, key_id, hash): (i64, String, String)| (key_id, hash);
+    Ok(prepared.answers(
+        fresh.into_iter().map(pair).collect(),
+        changed.into_iter().map(pair).collect(),
+    ))
+}
 
 const EVENT_COLUMNS: &str = "e.id, e.event_id, e.account_id, e.event_time, e.event_name, \
      e.event_rw, e.service_name, e.user_name, e.access_key_id, e.source_ip, e.error_code, e.body";
@@ -237,7 +369,7 @@ impl AuditRepo for SqlStore {
 
     async fn spend_nonces_and_append(
         &self,
-        nonces: &[(String, String)],
+        nonces: &[NonceSpend],
         events: Vec<(Option<usize>, AuditRecord)>,
         now: Timestamp,
         ttl: Duration,
@@ -251,26 +383,55 @@ impl AuditRepo for SqlStore {
             ));
         }
         self.purge_if_due(now).await?;
-        let kept = |uses: &[NonceUse]| -> Vec<AuditRecord> {
-            events
-                .into_iter()
-                .filter(|(i, _)| i.is_none_or(|i| uses.get(i) == Some(&NonceUse::Fresh)))
-                .map(|(_, r)| r)
-                .collect()
+        let Some(writer) = &self.writer else {
+            return spend_and_insert_events_pg(&self.pool, nonces, &events, now, ttl).await;
         };
-        if let Some(writer) = &self.writer {
-            // No savepoint: the one statement that runs (none for a batch without nonces) is
-            // atomic by itself, and nothing else of this member's is in the group until it
-            // commits.
-            let mut member = writer.join().await?;
-            let uses = super::nonces::spend(member.conn(), nonces, now, ttl).await?;
-            member.commit(kept(&uses)).await?;
-            return Ok(uses);
-        }
-        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
-        let uses = super::nonces::spend(&mut tx, nonces, now, ttl).await?;
-        insert_events(&mut tx, &kept(&uses)).await?;
-        tx.commit().await?;
+        let prepared = super::nonces::NonceBatch::new(
+            nonces
+                .iter()
+                .map(|n| (n.access_key_id.as_str(), n.nonce.as_str())),
+        );
+        let rows = prepared.rows();
+        let mut assumed_keys: Vec<&str> = rows
+            .iter()
+            .filter(|(_, _, i)| nonces[*i].assumed.is_some())
+            .map(|(key_id, _, _)| *key_id)
+            .collect();
+        assumed_keys.dedup();
+        // No savepoint: each statement that runs is atomic by itself, and nothing else of
+        // this member's is in the group until it commits.
+        let mut member = writer.join().await?;
+        // In the writer, so no change to a key can commit between its check and its
+        // nonce's: one small read per batch, where each call used to read its key itself.
+        let checks = if assumed_keys.is_empty() {
+            HashMap::new()
+        } else {
+            super::nonces::key_checks(member.conn(), &assumed_keys).await?
+        };
+        let (changed, spendable): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|(key_id, _, i)| {
+                nonces[*i]
+                    .assumed
+                    .as_ref()
+                    .is_some_and(|a| !a.holds(checks.get(*key_id)))
+            });
+        let spendable: Vec<(&str, &str)> = spendable.into_iter().map(|(k, h, _)| (k, h)).collect();
+        let changed: Vec<(String, String)> = changed
+            .into_iter()
+            .map(|(k, h, _)| (k.to_owned(), h.to_owned()))
+            .collect();
+        let fresh = if spendable.is_empty() {
+            Vec::new()
+        } else {
+            super::nonces::spend_rows(member.conn(), &spendable, now, ttl).await?
+        };
+        let uses = prepared.answers(fresh, changed);
+        let kept = events
+            .into_iter()
+            .filter(|(i, _)| i.is_none_or(|i| uses.get(i) == Some(&NonceUse::Fresh)))
+            .map(|(_, r)| r)
+            .collect();
+        member.commit(kept).await?;
         Ok(uses)
     }
 

@@ -53,40 +53,17 @@ impl NonceRepo for SqlStore {
         ttl: Duration,
     ) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError> {
         self.purge_if_due(now).await?;
+        if self.writer.is_none() {
+            return spend_with_keys_pg(self, batch, now, ttl).await;
+        }
         let mut key_ids: Vec<&str> = batch.iter().map(|(k, _)| k.as_str()).collect();
         key_ids.sort_unstable();
         key_ids.dedup();
 
         // One transaction, so one commit (one fsync) for the whole batch, and a fixed number
-        // of statements whatever its size: each one is a round trip, and on PostgreSQL the
-        // batch's round trips are what every request in it waits for.
+        // of statements whatever its size.
         let mut tx = self.begin().await?;
-        let mut checks: HashMap<String, KeyCheck> = HashMap::with_capacity(key_ids.len());
-        for chunk in key_ids.chunks(MAX_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT k.access_key_id, k.status, a.authz_epoch, u.user_name FROM access_keys k \
-                 JOIN accounts a ON a.account_id = k.account_id \
-                 LEFT JOIN users u ON u.user_id = k.user_id WHERE k.access_key_id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query_as::<_, (String, String, i64, Option<String>)>(&sql);
-            for key_id in chunk {
-                query = query.bind(*key_id);
-            }
-            for (key_id, status, authz_epoch, user_name) in query.fetch_all(&mut *tx).await? {
-                let status = status
-                    .parse::<AccessKeyStatus>()
-                    .map_err(|e| StoreError::Internal(format!("stored {e}")))?;
-                checks.insert(
-                    key_id,
-                    KeyCheck {
-                        status,
-                        authz_epoch,
-                        user_name,
-                    },
-                );
-            }
-        }
+        let checks = key_checks(&mut tx, &key_ids).await?;
         let uses = spend(&mut tx, batch, now, ttl).await?;
         tx.commit().await?;
         Ok(uses
@@ -132,6 +109,144 @@ impl SqlStore {
     }
 }
 
+/// PostgreSQL: [`NonceRepo::use_nonces_with_keys`] in one statement, so one round trip and
+/// one implicit transaction (where `BEGIN`, two statements and `COMMIT` were four), and the
+/// keys are read in the same snapshot the nonces are checked in.
+///
+/// `$1`: the distinct `[AccessKeyId, nonce hash]` pairs in key order; `$2`: their expiry;
+/// `$3`: now. Rows of kind 0 are the pairs that were fresh; rows of kind 1 are the keys'
+/// states.
+const SPEND_WITH_KEYS_PG: &str = "\
+    WITH pairs AS ( \
+        SELECT p.value ->> 0 AS key_id, p.value ->> 1 AS hash, p.ordinality AS n \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS p), \
+    spent AS ( \
+        INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
+        SELECT key_id, hash, $2 FROM pairs ORDER BY n \
+        ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+        WHERE signature_nonces.expires_at <= $3 \
+        RETURNING access_key_id, nonce_hash) \
+    SELECT 0::bigint AS kind, access_key_id, nonce_hash AS value, NULL::bigint AS authz_epoch, \
+        NULL::text AS user_name FROM spent \
+    UNION ALL \
+    SELECT 1::bigint, k.access_key_id, k.status, a.authz_epoch, u.user_name FROM access_keys k \
+        JOIN accounts a ON a.account_id = k.account_id \
+        LEFT JOIN users u ON u.user_id = k.user_id \
+        WHERE k.access_key_id IN (SELECT DISTINCT key_id FROM pairs)";
+
+async fn spend_with_keys_pg(
+    store: &SqlStore,
+    batch: &[(String, String)],
+    now: Timestamp,
+    ttl: Duration,
+) -> Result<Vec<(NonceUse, Option<KeyCheck>)>, StoreError> {
+    let prepared = NonceBatch::new(batch.iter().map(|(k, n)| (k.as_str(), n.as_str())));
+    let pairs: Vec<serde_json::Value> = prepared
+        .rows()
+        .into_iter()
+        .map(|(key_id, hash, _)| serde_json::json!([key_id, hash]))
+        .collect();
+    let rows =
+        sqlx::query_as::<_, (i64, String, String, Option<i64>, Option<String>)>(SPEND_WITH_KEYS_PG)
+            .bind(serde_json::Value::Array(pairs).to_string())
+            .bind(now.saturating_add(ttl).unix_millis())
+            .bind(now.unix_millis())
+            .fetch_all(&store.pool)
+            .await?;
+    let mut fresh: Vec<(String, String)> = Vec::with_capacity(batch.len());
+    let mut checks: HashMap<String, KeyCheck> = HashMap::new();
+    for (kind, key_id, value, authz_epoch, user_name) in rows {
+        if kind == 0 {
+            fresh.push((key_id, value));
+        } else {
+            let check = key_check(&value, authz_epoch, user_name)?;
+            checks.insert(key_id, check);
+        }
+    }
+    Ok(prepared
+        .answers(fresh, Vec::new())
+        .into_iter()
+        .zip(batch)
+        .map(|(used, (key_id, _))| (used, checks.get(key_id).cloned()))
+        .collect())
+}
+
+/// A batch of `(AccessKeyId, SignatureNonce)` pairs prepared for spending: their hashes, and
+/// which of them is the first of its pair in the batch.
+///
+/// A nonce twice in one batch is fresh once and a replay the second time; the statements
+/// that spend a batch see each pair once (PostgreSQL refuses to update a row twice in one
+/// INSERT).
+pub(crate) struct NonceBatch<'a> {
+    keys: Vec<&'a str>,
+    hashes: Vec<String>,
+    firsts: Vec<bool>,
+}
+
+impl<'a> NonceBatch<'a> {
+    pub(crate) fn new(batch: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let (keys, hashes): (Vec<&str>, Vec<String>) = batch
+            .into_iter()
+            .map(|(key_id, nonce)| (key_id, nonce_hash(nonce)))
+            .unzip();
+        let mut first_seen: HashSet<(&str, &str)> = HashSet::with_capacity(keys.len());
+        let firsts = keys
+            .iter()
+            .zip(&hashes)
+            .map(|(key_id, hash)| first_seen.insert((key_id, hash.as_str())))
+            .collect();
+        Self {
+            keys,
+            hashes,
+            firsts,
+        }
+    }
+
+    /// The pair at `index` as `(AccessKeyId, nonce hash)`, if it is the first of its pair in
+    /// the batch (a later one is a replay whatever the database says).
+    pub(crate) fn first(&self, index: usize) -> Option<(&str, &str)> {
+        if *self.firsts.get(index)? {
+            Some((self.keys[index], self.hashes[index].as_str()))
+        } else {
+            None
+        }
+    }
+
+    /// The distinct pairs, with the index of each one's first occurrence, in key order:
+    /// concurrent batches that share nonces (a replay racing its original) then take the
+    /// rows' locks in the same order and cannot deadlock on PostgreSQL.
+    pub(crate) fn rows(&self) -> Vec<(&str, &str, usize)> {
+        let mut rows: Vec<(&str, &str, usize)> = (0..self.keys.len())
+            .filter_map(|i| self.first(i).map(|(key_id, hash)| (key_id, hash, i)))
+            .collect();
+        rows.sort_unstable();
+        rows
+    }
+
+    /// Each pair's answer, in the batch's order, from the pairs the insert returned (a row
+    /// comes back only if the insert created it or revived an expired one) and those whose
+    /// key's state was not as assumed (which were not inserted).
+    pub(crate) fn answers(
+        &self,
+        mut fresh: Vec<(String, String)>,
+        mut changed: Vec<(String, String)>,
+    ) -> Vec<NonceUse> {
+        fresh.sort_unstable();
+        changed.sort_unstable();
+        let holds = |rows: &[(String, String)], pair: (&str, &str)| {
+            rows.binary_search_by(|(k, h)| (k.as_str(), h.as_str()).cmp(&pair))
+                .is_ok()
+        };
+        (0..self.keys.len())
+            .map(|i| match self.first(i) {
+                Some(pair) if holds(&changed, pair) => NonceUse::KeyChanged,
+                Some(pair) if holds(&fresh, pair) => NonceUse::Fresh,
+                _ => NonceUse::Replayed,
+            })
+            .collect()
+    }
+}
+
 /// Spends a batch's nonces in the caller's transaction, in one statement per
 /// [`MAX_ROWS_PER_STATEMENT`] pairs; the answers are in the batch's order.
 pub(crate) async fn spend(
@@ -140,29 +255,27 @@ pub(crate) async fn spend(
     now: Timestamp,
     ttl: Duration,
 ) -> Result<Vec<NonceUse>, StoreError> {
+    let prepared = NonceBatch::new(batch.iter().map(|(k, n)| (k.as_str(), n.as_str())));
+    let rows: Vec<(&str, &str)> = prepared
+        .rows()
+        .into_iter()
+        .map(|(k, h, _)| (k, h))
+        .collect();
+    let fresh = spend_rows(conn, &rows, now, ttl).await?;
+    Ok(prepared.answers(fresh, Vec::new()))
+}
+
+/// Inserts distinct `(AccessKeyId, nonce hash)` rows, in the caller's transaction; returns
+/// those that were fresh.
+pub(crate) async fn spend_rows(
+    conn: &mut AnyConnection,
+    rows: &[(&str, &str)],
+    now: Timestamp,
+    ttl: Duration,
+) -> Result<Vec<(String, String)>, StoreError> {
     let expires_at = now.saturating_add(ttl).unix_millis();
-    let hashes: Vec<String> = batch.iter().map(|(_, nonce)| nonce_hash(nonce)).collect();
-    // A nonce twice in one batch is fresh once and a replay the second time; the statement
-    // below must not see it twice (PostgreSQL refuses to update a row twice in one INSERT).
-    let mut first_seen: HashSet<(&str, &str)> = HashSet::with_capacity(batch.len());
-    let firsts: Vec<bool> = batch
-        .iter()
-        .zip(&hashes)
-        .map(|((key_id, _), hash)| first_seen.insert((key_id.as_str(), hash.as_str())))
-        .collect();
-    // INVARIANT: as in `use_nonce`, the primary key decides: a row is returned only if this
-    // statement created it or revived an expired one.
-    let mut rows: Vec<(&str, &str)> = batch
-        .iter()
-        .zip(&hashes)
-        .zip(&firsts)
-        .filter(|(_, first)| **first)
-        .map(|(((key_id, _), hash), _)| (key_id.as_str(), hash.as_str()))
-        .collect();
-    // Key order: concurrent batches that share nonces (a replay racing its original) then
-    // take the rows' locks in the same order and cannot deadlock on PostgreSQL.
-    rows.sort_unstable();
     let mut fresh: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    // INVARIANT: as in `use_nonce`, the primary key decides.
     for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("(${}, ${}, $1)", 3 + 2 * i, 4 + 2 * i))
@@ -182,25 +295,46 @@ pub(crate) async fn spend(
         }
         fresh.extend(query.fetch_all(&mut *conn).await?);
     }
-    fresh.sort_unstable();
-    Ok(batch
-        .iter()
-        .zip(&hashes)
-        .zip(&firsts)
-        .map(|(((key_id, _), hash), first)| {
-            let is_fresh = *first
-                && fresh
-                    .binary_search_by(|(k, h)| {
-                        (k.as_str(), h.as_str()).cmp(&(key_id.as_str(), hash.as_str()))
-                    })
-                    .is_ok();
-            if is_fresh {
-                NonceUse::Fresh
-            } else {
-                NonceUse::Replayed
-            }
-        })
-        .collect())
+    Ok(fresh)
+}
+
+/// The current state of each of `key_ids` that exists, keyed by AccessKeyId.
+pub(crate) async fn key_checks(
+    conn: &mut AnyConnection,
+    key_ids: &[&str],
+) -> Result<HashMap<String, KeyCheck>, StoreError> {
+    let mut checks: HashMap<String, KeyCheck> = HashMap::with_capacity(key_ids.len());
+    for chunk in key_ids.chunks(MAX_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT k.access_key_id, k.status, a.authz_epoch, u.user_name FROM access_keys k \
+             JOIN accounts a ON a.account_id = k.account_id \
+             LEFT JOIN users u ON u.user_id = k.user_id WHERE k.access_key_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String, i64, Option<String>)>(&sql);
+        for key_id in chunk {
+            query = query.bind(*key_id);
+        }
+        for (key_id, status, authz_epoch, user_name) in query.fetch_all(&mut *conn).await? {
+            checks.insert(key_id, key_check(&status, Some(authz_epoch), user_name)?);
+        }
+    }
+    Ok(checks)
+}
+
+fn key_check(
+    status: &str,
+    authz_epoch: Option<i64>,
+    user_name: Option<String>,
+) -> Result<KeyCheck, StoreError> {
+    Ok(KeyCheck {
+        status: status
+            .parse::<AccessKeyStatus>()
+            .map_err(|e| StoreError::Internal(format!("stored {e}")))?,
+        authz_epoch: authz_epoch
+            .ok_or_else(|| StoreError::Internal("an access key without an epoch".to_owned()))?,
+        user_name,
+    })
 }
 
 const INSERT_NONCE: &str = "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
