@@ -158,7 +158,11 @@ impl Api {
                 .await
             {
                 Concluded::Done(outcome) => break outcome,
-                Concluded::KeyChanged if trust_cache => trust_cache = false,
+                Concluded::KeyChanged if trust_cache => {
+                    trust_cache = false;
+                    let stale = crate::metrics::Cache::AccessKey;
+                    self.state.metrics.cache_stale(stale);
+                }
                 Concluded::KeyChanged => {
                     break Err(Failure {
                         error: ApiError::internal_error(),

@@ -187,11 +187,19 @@ impl Metrics {
     }
 
     pub(crate) fn cache(&self, cache: Cache, hit: bool) {
+        self.cache_result(cache, if hit { "hit" } else { "miss" });
+    }
+
+    /// A hit whose entry turned out stale when the call committed, so that the call ran again.
+    pub(crate) fn cache_stale(&self, cache: Cache) {
+        self.cache_result(cache, "stale");
+    }
+
+    fn cache_result(&self, cache: Cache, result: &'static str) {
         let cache = match cache {
             Cache::AccessKey => "access_key",
             Cache::PolicySet => "policy_set",
         };
-        let result = if hit { "hit" } else { "miss" };
         self.cache
             .get_or_create(&CacheLabels { cache, result })
             .inc();

@@ -196,6 +196,9 @@ async fn a_read_on_a_stale_cached_key_runs_again_and_leaves_one_event() {
         1,
         "{trail:#?}"
     );
+    let metrics = s.api.state().metrics.render();
+    let stale = r#"rampart_cache_lookups_total{cache="access_key",result="stale"} 1"#;
+    assert!(metrics.lines().any(|l| l == stale), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
