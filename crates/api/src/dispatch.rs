@@ -48,6 +48,16 @@ enum Concluded {
     KeyChanged,
 }
 
+/// Which run of a call this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// Trusts its key's cached state, if it is a read.
+    First,
+    /// After the first found that state stale: reads it, and takes no rate-limit tokens
+    /// again, since the first run took them.
+    AfterStaleKey,
+}
+
 /// A call whose account is known: it gets an event.
 struct Audited {
     product: &'static Product,
@@ -147,19 +157,17 @@ impl Api {
         let mut headers = Vec::with_capacity(2);
         // A read first trusts its key's cached state; if that turns out stale when its
         // nonce is spent, it runs again from a fresh read of the key, which cannot.
-        let mut trust_cache = true;
+        let mut run = Run::First;
         let outcome = loop {
             let mut seen = Seen::default();
-            let outcome = self
-                .run(&request, &request_id, &mut seen, trust_cache)
-                .await;
+            let outcome = self.run(&request, &request_id, &mut seen, run).await;
             match self
                 .conclude(&request, &request_id, seen, outcome, started)
                 .await
             {
                 Concluded::Done(outcome) => break outcome,
-                Concluded::KeyChanged if trust_cache => {
-                    trust_cache = false;
+                Concluded::KeyChanged if run == Run::First => {
+                    run = Run::AfterStaleKey;
                     let stale = crate::metrics::Cache::AccessKey;
                     self.state.metrics.cache_stale(stale);
                 }
@@ -347,7 +355,7 @@ impl Api {
         http: &HttpRequest,
         request_id: &str,
         seen: &mut Seen,
-        trust_cache: bool,
+        run: Run,
     ) -> Outcome {
         let raw = &http.raw;
         // Until the request is classified, answer in the format it seems to ask for.
@@ -365,8 +373,10 @@ impl Api {
             retry_after_ms: Some(t.retry_after_ms),
         };
         let now = self.state.clock.now();
+        // A run again took its rate-limit tokens the first time.
+        let first = run == Run::First;
         // Before any parsing: a flood from one address costs a lookup per request.
-        if let (Some(limiter), Some(ip)) = (&self.state.ip_limiter, http.source_ip) {
+        if let (true, Some(limiter), Some(ip)) = (first, &self.state.ip_limiter, http.source_ip) {
             limiter
                 .take(&ip.to_string(), now)
                 .map_err(|t| throttled(t, None, guessed))?;
@@ -391,7 +401,7 @@ impl Api {
                 // A call that changes nothing can run before its nonce is spent: the nonce
                 // then goes into the same commit as its event, one commit instead of two.
                 let defer = crate::audit::is_read(action.name);
-                let found = authenticate(&self.state, raw, &request, now, defer, trust_cache)
+                let found = authenticate(&self.state, raw, &request, now, defer, first)
                     .await
                     .map_err(|e| fail(e, Some(product), format))?;
                 seen.nonce = found
@@ -401,7 +411,9 @@ impl Api {
             }
         };
         // Only after the signature verified, so naming a key does not spend its budget.
-        if let (Some(limiter), Some(key_id)) = (&self.state.key_limiter, request.access_key_id()) {
+        if let (true, Some(limiter), Some(key_id)) =
+            (first, &self.state.key_limiter, request.access_key_id())
+        {
             limiter
                 .take(key_id, now)
                 .map_err(|t| throttled(t, Some(product), format))?;

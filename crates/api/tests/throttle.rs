@@ -157,3 +157,41 @@ async fn console_forms_share_the_per_address_limit() {
     get.source_ip = Some("192.0.2.7".parse().unwrap());
     assert_eq!(s.api.handle(get).await.status, 200);
 }
+
+/// A read that runs again because its key's cached state went stale is one request to the
+/// rate limiter, not two.
+#[tokio::test]
+async fn a_read_run_again_after_a_stale_key_takes_one_token() {
+    let s = Server::start_with(limited(RateLimits {
+        per_access_key: Some("10/2".parse().unwrap()),
+        per_source_ip: None,
+    }))
+    .await;
+    let acme = s.account("acme").await;
+    // Caches the key and its account's epoch.
+    assert_eq!(list_users(&s, &acme, 0).await.status, 200);
+    s.clock.advance(Duration::from_millis(100));
+    // Two changes that take the bucket's two tokens; the attachment moves the epoch.
+    s.call(&acme, "CreateUser", &[("UserName", "bob")])
+        .await
+        .ok();
+    s.call(
+        &acme,
+        "AttachPolicyToUser",
+        &[
+            ("UserName", "bob"),
+            ("PolicyType", "System"),
+            ("PolicyName", "ReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    s.clock.advance(Duration::from_millis(200));
+    // A full bucket of two: the stale read runs twice but takes one token, so a second
+    // request still fits.
+    assert_eq!(list_users(&s, &acme, 1).await.status, 200);
+    assert_eq!(list_users(&s, &acme, 2).await.status, 200);
+    let stale = s.api.state().metrics.render();
+    let series = r#"rampart_cache_lookups_total{cache="access_key",result="stale"} 1"#;
+    assert!(stale.lines().any(|l| l == series), "{stale}");
+}
