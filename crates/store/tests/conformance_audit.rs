@@ -52,6 +52,13 @@ async fn account(store: &dyn Store, name: &str) -> AccountId {
         .id
 }
 
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        user_name: name.into(),
+        ..NewUser::default()
+    }
+}
+
 struct Ev<'a> {
     id: String,
     account: &'a str,
@@ -145,22 +152,12 @@ async fn a_change_and_its_event_commit_together(b: &Backend) {
     let a = acme.as_str();
     let slot = Arc::new(AuditSlot::new(Ev::new("E-1", a, t0()).record()));
     let audited = b.store.audited(Arc::clone(&slot));
-    let user = NewUser {
-        user_name: "alice".into(),
-        ..NewUser::default()
-    };
+    let user = new_user("alice");
     audited.create_user(&acme, user, t0()).await.unwrap();
     assert!(slot.recorded());
     // A second write of the same call does not write the event twice.
     audited
-        .create_user(
-            &acme,
-            NewUser {
-                user_name: "alice2".into(),
-                ..NewUser::default()
-            },
-            t0(),
-        )
+        .create_user(&acme, new_user("alice2"), t0())
         .await
         .unwrap();
     let found = b.store.search_audit_events(&query(a)).await.unwrap();
@@ -177,14 +174,7 @@ async fn a_change_and_its_event_commit_together(b: &Backend) {
     let err = b
         .store
         .audited(Arc::clone(&clash))
-        .create_user(
-            &acme,
-            NewUser {
-                user_name: "bob".into(),
-                ..NewUser::default()
-            },
-            t0(),
-        )
+        .create_user(&acme, new_user("bob"), t0())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
@@ -196,14 +186,7 @@ async fn a_change_and_its_event_commit_together(b: &Backend) {
     assert!(b
         .store
         .audited(Arc::clone(&failed))
-        .create_user(
-            &acme,
-            NewUser {
-                user_name: "ALICE".into(),
-                ..NewUser::default()
-            },
-            t0()
-        )
+        .create_user(&acme, new_user("ALICE"), t0())
         .await
         .is_err());
     assert!(!failed.recorded());
@@ -691,27 +674,11 @@ async fn reads_spend_their_nonces_with_their_events(b: &Backend) {
 async fn a_read_only_handle_refuses_every_write(b: &Backend) {
     let acme = account(&b.store, "acme").await;
     b.store
-        .create_user(
-            &acme,
-            NewUser {
-                user_name: "kept".into(),
-                ..NewUser::default()
-            },
-            t0(),
-        )
+        .create_user(&acme, new_user("kept"), t0())
         .await
         .unwrap();
     let reading = b.store.read_only();
-    let refused = reading
-        .create_user(
-            &acme,
-            NewUser {
-                user_name: "alice".into(),
-                ..NewUser::default()
-            },
-            t0(),
-        )
-        .await;
+    let refused = reading.create_user(&acme, new_user("alice"), t0()).await;
     assert!(
         matches!(refused, Err(StoreError::Internal(_))),
         "{refused:?}"
@@ -738,14 +705,7 @@ async fn reads_on_an_assumed_key_state_are_written_only_while_it_holds(b: &Backe
     let ttl = Duration::from_secs(900);
     let master = MasterKey::generate(1).unwrap();
     b.store
-        .create_user(
-            &acme,
-            NewUser {
-                user_name: "alice".into(),
-                ..NewUser::default()
-            },
-            t0(),
-        )
+        .create_user(&acme, new_user("alice"), t0())
         .await
         .unwrap();
     let alice = KeyOwnerRef::User {
@@ -870,12 +830,13 @@ async fn reads_on_an_assumed_key_state_are_written_only_while_it_holds(b: &Backe
         authz_epoch: epoch,
         user_name: Some("alice".into()),
     };
-    let uses = spend(
-        vec![assumed(key.as_str(), "n6", &stale_name)],
-        vec![(Some(0), ev("E-6"))],
-    )
-    .await;
-    assert_eq!(uses, [KeyChanged]);
+    let spend_one = |nonce: &str, event: &str, assumption: &KeyAssumption| {
+        spend(
+            vec![assumed(key.as_str(), nonce, assumption)],
+            vec![(Some(0), ev(event))],
+        )
+    };
+    assert_eq!(spend_one("n6", "E-6", &stale_name).await, [KeyChanged]);
 
     // Disabled, and deleted.
     let alicia = KeyOwnerRef::User {
@@ -890,19 +851,9 @@ async fn reads_on_an_assumed_key_state_are_written_only_while_it_holds(b: &Backe
         authz_epoch: epoch,
         user_name: Some("alicia".into()),
     };
-    let uses = spend(
-        vec![assumed(key.as_str(), "n7", &as_alicia)],
-        vec![(Some(0), ev("E-7"))],
-    )
-    .await;
-    assert_eq!(uses, [KeyChanged]);
+    assert_eq!(spend_one("n7", "E-7", &as_alicia).await, [KeyChanged]);
     b.store.delete_access_key(alicia, &key).await.unwrap();
-    let uses = spend(
-        vec![assumed(key.as_str(), "n8", &as_alicia)],
-        vec![(Some(0), ev("E-8"))],
-    )
-    .await;
-    assert_eq!(uses, [KeyChanged]);
+    assert_eq!(spend_one("n8", "E-8", &as_alicia).await, [KeyChanged]);
 
     assert_eq!(event_ids(&b.store, a).await, ["E-1", "E-2", "E-4", "E-5"]);
     // None of the refused nonces was spent.

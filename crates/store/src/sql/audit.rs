@@ -136,36 +136,11 @@ pub(crate) async fn insert_events(
     if records.is_empty() {
         return Ok(());
     }
-    let (rows, resources) = event_rows(records);
-    sqlx::query(INSERT_EVENTS_PG)
-        .bind(rows)
-        .bind(resources)
-        .execute(&mut **tx)
-        .await?;
+    let events: Vec<(Option<(&str, &str)>, &AuditRecord)> =
+        records.iter().map(|r| (None, r)).collect();
+    run_spend_and_insert_pg(&mut *tx, "[]".to_owned(), (0, 0), &events).await?;
     Ok(())
 }
-
-/// [`insert_events`]' statement. Ids come from the sequence in the order the rows are
-/// inserted, so ranking the new ids gives each event's position in the batch, which is how
-/// its resources name it.
-const INSERT_EVENTS_PG: &str = "\
-    WITH batch AS ( \
-        SELECT r.value AS v, r.ordinality AS n FROM jsonb_array_elements($1::jsonb) \
-        WITH ORDINALITY AS r), \
-    inserted AS ( \
-        INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
-            service_name, user_name, access_key_id, source_ip, error_code, body) \
-        SELECT v ->> 0, v ->> 1, (v ->> 2)::bigint, v ->> 3, v ->> 4, v ->> 5, v ->> 6, \
-            v ->> 7, v ->> 8, v ->> 9, v ->> 10 FROM batch ORDER BY n \
-        RETURNING id), \
-    numbered AS ( \
-        SELECT id, row_number() OVER (ORDER BY id) - 1 AS position FROM inserted), \
-    unsealed AS ( \
-        INSERT INTO audit_unsealed (event_pk) SELECT id FROM numbered) \
-    INSERT INTO audit_resources (event_pk, account_id, resource_type, resource_name) \
-    SELECT n.id, r.value ->> 1, r.value ->> 2, r.value ->> 3 \
-    FROM jsonb_array_elements($2::jsonb) AS r \
-    JOIN numbered n ON n.position = (r.value ->> 0)::bigint";
 
 /// PostgreSQL: spends a batch's nonces and appends the events of the calls whose nonce was
 /// fresh (and those without one), in one statement, so in one round trip and one implicit
@@ -269,7 +244,27 @@ async fn spend_and_insert_events_pg(
         })
         .collect();
     let candidates = candidates(&prepared, events);
-    let rows: Vec<serde_json::Value> = candidates
+    let mut conn = pool.acquire().await?;
+    let times = (now.saturating_add(ttl).unix_millis(), now.unix_millis());
+    let pairs = serde_json::Value::Array(pairs).to_string();
+    let found = run_spend_and_insert_pg(&mut conn, pairs, times, &candidates).await?;
+    let (fresh, changed): (Vec<_>, Vec<_>) = found.into_iter().partition(|(kind, _, _)| *kind == 0);
+    let pair = |(_, key_id, hash): (i64, String, String)| (key_id, hash);
+    Ok(prepared.answers(
+        fresh.into_iter().map(pair).collect(),
+        changed.into_iter().map(pair).collect(),
+    ))
+}
+
+/// [`SPEND_AND_INSERT_EVENTS_PG`] with `pairs` as `$1`, `(expires at, now)` as `$2` and `$3`,
+/// and the events with their nonces' pairs.
+async fn run_spend_and_insert_pg(
+    conn: &mut sqlx::AnyConnection,
+    pairs: String,
+    (expires_at, now): (i64, i64),
+    events: &[(Option<(&str, &str)>, &AuditRecord)],
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let rows: Vec<serde_json::Value> = events
         .iter()
         .map(|(pair, record)| {
             let mut row = event_row(record);
@@ -279,21 +274,17 @@ async fn spend_and_insert_events_pg(
             row.into()
         })
         .collect();
-    let resources = resource_rows(candidates.iter().map(|(_, record)| *record));
-    let found = sqlx::query_as::<_, (i64, String, String)>(SPEND_AND_INSERT_EVENTS_PG)
-        .bind(serde_json::Value::Array(pairs).to_string())
-        .bind(now.saturating_add(ttl).unix_millis())
-        .bind(now.unix_millis())
-        .bind(serde_json::Value::Array(rows).to_string())
-        .bind(resources)
-        .fetch_all(pool)
-        .await?;
-    let (fresh, changed): (Vec<_>, Vec<_>) = found.into_iter().partition(|(kind, _, _)| *kind == 0);
-    let pair = |(_, key_id, hash): (i64, String, String)| (key_id, hash);
-    Ok(prepared.answers(
-        fresh.into_iter().map(pair).collect(),
-        changed.into_iter().map(pair).collect(),
-    ))
+    let resources = resource_rows(events.iter().map(|(_, record)| *record));
+    Ok(
+        sqlx::query_as::<_, (i64, String, String)>(SPEND_AND_INSERT_EVENTS_PG)
+            .bind(pairs)
+            .bind(expires_at)
+            .bind(now)
+            .bind(serde_json::Value::Array(rows).to_string())
+            .bind(resources)
+            .fetch_all(&mut *conn)
+            .await?,
+    )
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.event_id, e.account_id, e.event_time, e.event_name, \
