@@ -68,7 +68,12 @@ pub async fn authenticate(
         .metrics
         .cache(crate::metrics::Cache::AccessKey, cached.is_some());
     let (owner, secret, read_epoch, known) = match cached {
-        Some(c) => (c.owner.clone(), c.secret.clone(), None, c.known.clone()),
+        Some(c) => (
+            c.owner.clone(),
+            c.secret.clone(),
+            None,
+            Some(c.known.clone()),
+        ),
         None => {
             let (key, epoch) = match state.store.get_access_key_with_epoch(&id).await {
                 Ok(found) => found,
@@ -283,7 +288,7 @@ pub struct CachedKey {
     secret: SecretString,
     /// The key's state as last read; trusted only as a [`KeyAssumption`] that the call's
     /// commit checks.
-    known: Option<KeyAssumption>,
+    known: KeyAssumption,
 }
 
 impl KeyCache {
@@ -306,7 +311,7 @@ impl KeyCache {
             let entry = CachedKey {
                 owner,
                 secret,
-                known: Some(known),
+                known,
             };
             entries.insert(key_id.to_owned(), Arc::new(entry));
         }
@@ -315,9 +320,7 @@ impl KeyCache {
     /// Records a cached key's state as just read; a key not cached stays so.
     fn learn(&self, key_id: &str, known: KeyAssumption) {
         let changed = |entries: &HashMap<String, Arc<CachedKey>>| {
-            entries
-                .get(key_id)
-                .is_some_and(|c| c.known.as_ref() != Some(&known))
+            entries.get(key_id).is_some_and(|c| c.known != known)
         };
         // Usually nothing changed: a read lock answers that.
         if !self.entries.read().is_ok_and(|entries| changed(&entries)) {
@@ -331,7 +334,7 @@ impl KeyCache {
                 *current = Arc::new(CachedKey {
                     owner: current.owner.clone(),
                     secret: current.secret.clone(),
-                    known: Some(known),
+                    known,
                 });
             }
         }
