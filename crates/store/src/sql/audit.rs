@@ -261,11 +261,7 @@ async fn spend_and_insert_events_pg(
     now: Timestamp,
     ttl: Duration,
 ) -> Result<Vec<NonceUse>, StoreError> {
-    let prepared = super::nonces::NonceBatch::new(
-        nonces
-            .iter()
-            .map(|n| (n.access_key_id.as_str(), n.nonce.as_str())),
-    );
+    let prepared = super::nonces::NonceBatch::of_spends(nonces);
     let pairs: Vec<serde_json::Value> = prepared
         .rows()
         .into_iter()
@@ -278,27 +274,7 @@ async fn spend_and_insert_events_pg(
         })
         .collect();
     let candidates = candidates(&prepared, events);
-    let mut conn = pool.acquire().await?;
-    let times = (now.saturating_add(ttl).unix_millis(), now.unix_millis());
-    let pairs = serde_json::Value::Array(pairs).to_string();
-    let found = run_spend_and_insert_pg(&mut conn, pairs, times, &candidates).await?;
-    let (fresh, changed): (Vec<_>, Vec<_>) = found.into_iter().partition(|(kind, _, _)| *kind == 0);
-    let pair = |(_, key_id, hash): (i64, String, String)| (key_id, hash);
-    Ok(prepared.answers(
-        fresh.into_iter().map(pair).collect(),
-        changed.into_iter().map(pair).collect(),
-    ))
-}
-
-/// [`SPEND_AND_INSERT_EVENTS_PG`] with `pairs` as `$1`, `(expires at, now)` as `$2` and `$3`,
-/// and the events with their nonces' pairs.
-async fn run_spend_and_insert_pg(
-    conn: &mut sqlx::AnyConnection,
-    pairs: String,
-    (expires_at, now): (i64, i64),
-    events: &[(Option<(&str, &str)>, &AuditRecord)],
-) -> Result<Vec<(i64, String, String)>, StoreError> {
-    let rows: Vec<serde_json::Value> = events
+    let rows: Vec<serde_json::Value> = candidates
         .iter()
         .map(|(pair, record)| {
             let mut row = event_row(record);
@@ -308,17 +284,21 @@ async fn run_spend_and_insert_pg(
             row.into()
         })
         .collect();
-    let resources = resource_rows(events.iter().map(|(_, record)| *record));
-    Ok(
-        sqlx::query_as::<_, (i64, String, String)>(SPEND_AND_INSERT_EVENTS_PG)
-            .bind(pairs)
-            .bind(expires_at)
-            .bind(now)
-            .bind(serde_json::Value::Array(rows).to_string())
-            .bind(resources)
-            .fetch_all(&mut *conn)
-            .await?,
-    )
+    let resources = resource_rows(candidates.iter().map(|(_, record)| *record));
+    let found = sqlx::query_as::<_, (i64, String, String)>(SPEND_AND_INSERT_EVENTS_PG)
+        .bind(serde_json::Value::Array(pairs).to_string())
+        .bind(now.saturating_add(ttl).unix_millis())
+        .bind(now.unix_millis())
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(resources)
+        .fetch_all(pool)
+        .await?;
+    let (fresh, changed): (Vec<_>, Vec<_>) = found.into_iter().partition(|(kind, _, _)| *kind == 0);
+    let pair = |(_, key_id, hash): (i64, String, String)| (key_id, hash);
+    Ok(prepared.answers(
+        fresh.into_iter().map(pair).collect(),
+        changed.into_iter().map(pair).collect(),
+    ))
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.event_id, e.account_id, e.event_time, e.event_name, \
@@ -411,11 +391,7 @@ impl AuditRepo for SqlStore {
         let Some(writer) = &self.writer else {
             return spend_and_insert_events_pg(&self.pool, nonces, &events, now, ttl).await;
         };
-        let prepared = super::nonces::NonceBatch::new(
-            nonces
-                .iter()
-                .map(|n| (n.access_key_id.as_str(), n.nonce.as_str())),
-        );
+        let prepared = super::nonces::NonceBatch::of_spends(nonces);
         let rows = prepared.rows();
         let mut assumed_keys: Vec<&str> = rows
             .iter()

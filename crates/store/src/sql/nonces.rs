@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::SqlStore;
 use crate::error::StoreError;
-use crate::repo::{KeyCheck, NonceRepo, NonceUse};
+use crate::repo::{KeyCheck, NonceRepo, NonceSpend, NonceUse};
 
 /// How often one process purges expired nonces as a side effect of [`NonceRepo::use_nonce`].
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -123,6 +123,15 @@ pub(crate) struct NonceBatch<'a> {
 }
 
 impl<'a> NonceBatch<'a> {
+    /// The nonces of calls that ran before spending them.
+    pub(crate) fn of_spends(spends: &'a [NonceSpend]) -> Self {
+        Self::new(
+            spends
+                .iter()
+                .map(|n| (n.access_key_id.as_str(), n.nonce.as_str())),
+        )
+    }
+
     pub(crate) fn new(batch: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let (keys, hashes): (Vec<&str>, Vec<String>) = batch
             .into_iter()
@@ -255,25 +264,18 @@ pub(crate) async fn key_checks(
             query = query.bind(*key_id);
         }
         for (key_id, status, authz_epoch, user_name) in query.fetch_all(&mut *conn).await? {
-            checks.insert(key_id, key_check(&status, Some(authz_epoch), user_name)?);
+            let status = status
+                .parse::<AccessKeyStatus>()
+                .map_err(|e| StoreError::Internal(format!("stored {e}")))?;
+            let check = KeyCheck {
+                status,
+                authz_epoch,
+                user_name,
+            };
+            checks.insert(key_id, check);
         }
     }
     Ok(checks)
-}
-
-fn key_check(
-    status: &str,
-    authz_epoch: Option<i64>,
-    user_name: Option<String>,
-) -> Result<KeyCheck, StoreError> {
-    Ok(KeyCheck {
-        status: status
-            .parse::<AccessKeyStatus>()
-            .map_err(|e| StoreError::Internal(format!("stored {e}")))?,
-        authz_epoch: authz_epoch
-            .ok_or_else(|| StoreError::Internal("an access key without an epoch".to_owned()))?,
-        user_name,
-    })
 }
 
 const INSERT_NONCE: &str = "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
