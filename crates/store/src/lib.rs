@@ -63,4 +63,4 @@ pub use repo_people::{
     LoginProfileRepo, LoginProfileUpdate, MfaRepo, NewLoginProfile, PasswordHistoryEntry,
     ResourceTag, SettingsRepo, TagRepo, TotpUse, TOTP_STEPS_KEPT,
 };
-pub use sql::{Quotas, SqlStore, StoreOptions};
+pub use sql::{postgres_unsealed_events_query, Quotas, SqlStore, StoreOptions};

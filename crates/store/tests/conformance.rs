@@ -62,6 +62,42 @@ conformance!(
     closed_store_is_unavailable,
 );
 
+/// PostgreSQL: a pooled connection the server ended while it sat idle is replaced at its
+/// next checkout once it has been idle `ping_idle_after`. One in steady use is not pinged
+/// (that ping was a round trip per statement), so its next statement fails with
+/// `Unavailable`, a 503 a client retries, and the pool drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_ended_while_idle_are_replaced() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let id = account(&backend.store, "a").await;
+    for (ping_idle_after, first_read_fails) in
+        [(Duration::ZERO, false), (Duration::from_secs(3600), true)]
+    {
+        let options = StoreOptions {
+            max_connections: 1,
+            ping_idle_after,
+            ..StoreOptions::default()
+        };
+        let (store, tag) = backend.reopen_tagged(options).await.unwrap();
+        store.get_account(&id).await.unwrap();
+        backend.terminate(&tag).await;
+        let first = store.get_account(&id).await;
+        if first_read_fails {
+            assert!(
+                matches!(first, Err(StoreError::Unavailable(_))),
+                "{first:?}"
+            );
+        } else {
+            first.unwrap();
+        }
+        assert_eq!(store.get_account(&id).await.unwrap().id, id);
+        store.close().await;
+    }
+    backend.finish().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Helpers
 

@@ -37,6 +37,79 @@ conformance!(
     reads_on_an_assumed_key_state_are_written_only_while_it_holds,
 );
 
+/// PostgreSQL: sealing reads its batch by probing `audit_events` once per unsealed event,
+/// however stale the statistics. `audit_unsealed` is emptied as fast as it fills, so its
+/// statistics usually describe a table far larger than it is; with them, a plain join was
+/// planned as a merge join that walked the whole trail on every sealing run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sealing_reads_only_the_unsealed_events() {
+    use sqlx::Executor;
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let mut admin = backend.postgres_admin().await.unwrap();
+    // A trail of 20,000 events, analyzed while all were unsealed, then all but 10 sealed.
+    admin
+        .execute(
+            "INSERT INTO audit_events (event_id, account_id, event_time, event_name, event_rw, \
+             service_name, user_name, access_key_id, source_ip, error_code, body) \
+             SELECT 'e' || g, '1000000000000001', g, 'GetUser', 'Read', 'Ram', 'u', 'k', \
+             '127.0.0.1', '', '{}' FROM generate_series(1, 20000) g; \
+             INSERT INTO audit_unsealed (event_pk) SELECT id FROM audit_events; \
+             ANALYZE audit_events; ANALYZE audit_unsealed; \
+             DELETE FROM audit_unsealed WHERE event_pk <= (SELECT MAX(id) - 10 FROM audit_events)",
+        )
+        .await
+        .unwrap();
+    // Rows read from `audit_events` by a query's generic plan, as sqlx prepares it.
+    async fn events_read(admin: &mut sqlx::PgConnection, name: &str, query: &str) -> (i64, i64) {
+        admin
+            .execute(format!("PREPARE {name}(bigint) AS {query}").as_str())
+            .await
+            .unwrap();
+        admin
+            .execute("SET plan_cache_mode = force_generic_plan")
+            .await
+            .unwrap();
+        let plan: serde_json::Value = sqlx::query_scalar(&format!(
+            "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {name}(200)"
+        ))
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+        fn walk(node: &serde_json::Value, read: &mut i64, returned: &mut i64) {
+            if node["Relation Name"] == "audit_events" {
+                *read +=
+                    node["Actual Rows"].as_i64().unwrap() * node["Actual Loops"].as_i64().unwrap();
+            }
+            if node.get("Parent Relationship").is_none() {
+                *returned = node["Actual Rows"].as_i64().unwrap();
+            }
+            for child in node["Plans"].as_array().into_iter().flatten() {
+                walk(child, read, returned);
+            }
+        }
+        let (mut read, mut returned) = (0, 0);
+        walk(&plan[0]["Plan"], &mut read, &mut returned);
+        (read, returned)
+    }
+    let (read, returned) = events_read(
+        &mut admin,
+        "probed",
+        rampart_store::postgres_unsealed_events_query(),
+    )
+    .await;
+    assert_eq!((read, returned), (10, 10));
+    // The plain join, on the same statistics, still falls into the trap: the case is real.
+    let plain = "SELECT e.id, e.event_id, e.account_id, e.event_time, e.body \
+        FROM audit_unsealed u JOIN audit_events e ON e.id = u.event_pk \
+        ORDER BY u.event_pk LIMIT $1";
+    let (read, returned) = events_read(&mut admin, "plain", plain).await;
+    assert_eq!(returned, 10);
+    assert!(read > 10_000, "the plain join read {read} events");
+    backend.finish().await;
+}
+
 fn t0() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
 }

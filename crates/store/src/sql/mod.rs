@@ -105,6 +105,12 @@ pub struct StoreOptions {
     /// PostgreSQL: the schema holding Rampart's tables (it must exist; default: the
     /// database's `search_path`). Lets several installations, or tests, share a database.
     pub postgres_schema: Option<String>,
+    /// A pooled connection idle at least this long is pinged before it is used, so one the
+    /// database dropped while it sat idle (a restart, an idle-session timeout) is replaced
+    /// instead of failing a request. A connection in steady use is not pinged: sqlx's
+    /// default pings on every checkout, one more round trip per statement (on SQLite one
+    /// more hand-off to the connection's thread and back).
+    pub ping_idle_after: Duration,
 }
 
 impl Default for StoreOptions {
@@ -115,6 +121,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(3),
             busy_timeout: Duration::from_secs(10),
             postgres_schema: None,
+            ping_idle_after: Duration::from_secs(1),
         }
     }
 }
@@ -224,6 +231,13 @@ impl fmt::Debug for SqlStore {
     }
 }
 
+/// The statement sealing reads its batch with on PostgreSQL (`$1`: the batch size). Public
+/// only so a test can check its plan against stale statistics.
+#[doc(hidden)]
+pub fn postgres_unsealed_events_query() -> &'static str {
+    audit::select_unsealed(Engine::Postgres)
+}
+
 impl SqlStore {
     /// Opens `sqlite://PATH?mode=rwc` or `postgres://…` with default options.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
@@ -261,9 +275,19 @@ impl SqlStore {
         let per_connection: Arc<str> = per_connection.join(";\n").into();
         let writer_setup = Arc::clone(&per_connection);
         let writer_connect = connect.clone();
+        let ping_idle_after = options.ping_idle_after;
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= ping_idle_after {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(set_up_connection(conn, Arc::clone(&per_connection)))
             })

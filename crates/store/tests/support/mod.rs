@@ -135,6 +135,78 @@ impl Backend {
             .expect("reopen store")
     }
 
+    /// PostgreSQL: another handle whose connections carry a fresh `application_name`, so
+    /// [`Backend::terminate`] can drop them from the server's side. `None` on SQLite.
+    pub async fn reopen_tagged(&self, options: StoreOptions) -> Option<(SqlStore, String)> {
+        let Kind::Postgres { schema, .. } = &self.kind else {
+            return None;
+        };
+        let mut suffix = [0u8; 4];
+        getrandom::fill(&mut suffix).expect("random application name");
+        let tag = format!("{schema}_{}", hex(&suffix));
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        let url = format!("{}{separator}application_name={tag}", self.url);
+        let options = StoreOptions {
+            postgres_schema: self.options.postgres_schema.clone(),
+            ..options
+        };
+        let store = SqlStore::open_with(&url, options)
+            .await
+            .expect("reopen tagged store");
+        Some((store, tag))
+    }
+
+    /// PostgreSQL: a connection of its own to the test's schema, for looking past the store.
+    /// `None` on SQLite.
+    pub async fn postgres_admin(&self) -> Option<PgConnection> {
+        let Kind::Postgres {
+            admin_url, schema, ..
+        } = &self.kind
+        else {
+            return None;
+        };
+        let mut admin = PgConnection::connect(admin_url)
+            .await
+            .expect("admin connection");
+        admin
+            .execute(format!("SET search_path TO {schema}").as_str())
+            .await
+            .expect("set search_path");
+        Some(admin)
+    }
+
+    /// PostgreSQL: ends every server session named `tag` (as a restart of the server or an
+    /// idle-session timeout would) and waits until they are gone.
+    pub async fn terminate(&self, tag: &str) {
+        let Kind::Postgres { admin_url, .. } = &self.kind else {
+            return;
+        };
+        let mut admin = PgConnection::connect(admin_url)
+            .await
+            .expect("admin connection");
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(tag)
+        .execute(&mut admin)
+        .await
+        .expect("terminate sessions");
+        for _ in 0..100 {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1",
+            )
+            .bind(tag)
+            .fetch_one(&mut admin)
+            .await
+            .expect("count sessions");
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        admin.close().await.ok();
+    }
+
     /// The SQLite database file and its `-wal` and `-shm` companions.
     pub fn sqlite_files(&self) -> Option<Vec<PathBuf>> {
         match &self.kind {
