@@ -191,8 +191,9 @@ impl Backend {
         .execute(&mut admin)
         .await
         .expect("terminate sessions");
+        let mut left = 0;
         for _ in 0..100 {
-            let left: i64 = sqlx::query_scalar(
+            left = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1",
             )
             .bind(tag)
@@ -204,6 +205,10 @@ impl Backend {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        assert_eq!(
+            left, 0i64,
+            "sessions named {tag} outlived pg_terminate_backend"
+        );
         admin.close().await.ok();
     }
 
