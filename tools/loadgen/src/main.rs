@@ -77,6 +77,11 @@ struct Args {
     /// Print the report as one line of JSON
     #[arg(long)]
     json: bool,
+    /// Also write every measured request to FILE, one CSV line each: its start in µs since
+    /// the connections opened, its latency in µs, its HTTP status (0: the exchange failed).
+    /// Lines up slow requests with what the server and the host did at the time.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -172,6 +177,8 @@ impl LoadError {
 struct Sample {
     latencies_us: Vec<u32>,
     errors: BTreeMap<String, u64>,
+    /// `(start µs since origin, latency µs, status)`, kept only with `--trace`.
+    trace: Vec<(u64, u32, u16)>,
 }
 
 /// Reads one response; returns the status and body.
@@ -253,7 +260,9 @@ async fn connection(shared: Arc<Shared>, index: usize, first: TcpStream) -> Samp
     let mut sample = Sample {
         latencies_us: Vec::with_capacity(1 << 16),
         errors: BTreeMap::new(),
+        trace: Vec::new(),
     };
+    let tracing = shared.args.trace.is_some();
     let mut stream = Some(first);
     let mut buf = Vec::with_capacity(16 * 1024);
     // Open loop: this connection's k-th request is due at origin + (k·C + index) / rate, so
@@ -310,6 +319,15 @@ async fn connection(shared: Arc<Shared>, index: usize, first: TcpStream) -> Samp
         last_done = Instant::now();
         let elapsed = last_done.saturating_duration_since(started);
         let measuring = shared.measuring.load(Ordering::Relaxed);
+        if measuring && tracing {
+            let at = started.saturating_duration_since(shared.origin);
+            let status = exchange.as_ref().map_or(0, |(status, _)| *status);
+            sample.trace.push((
+                u64::try_from(at.as_micros()).unwrap_or(u64::MAX),
+                u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX),
+                status,
+            ));
+        }
         match exchange {
             Ok((status, body)) => {
                 if measuring {
@@ -331,6 +349,16 @@ async fn connection(shared: Arc<Shared>, index: usize, first: TcpStream) -> Samp
         }
     }
     sample
+}
+
+fn write_trace(path: &std::path::Path, trace: &[(u64, u32, u16)]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "start_us,latency_us,status")?;
+    for (start, latency, status) in trace {
+        writeln!(out, "{start},{latency},{status}")?;
+    }
+    out.flush()
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -394,16 +422,23 @@ async fn run(args: Args) -> Result<Report, LoadError> {
     shared.stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     let mut errors = BTreeMap::new();
+    let mut trace = Vec::new();
     for t in tasks {
         let sample = t
             .await
             .map_err(|e| LoadError::Usage(format!("a connection task failed: {e}")))?;
         latencies.extend(sample.latencies_us);
+        trace.extend(sample.trace);
         for (k, v) in sample.errors {
             *errors.entry(k).or_insert(0) += v;
         }
     }
     latencies.sort_unstable();
+    if let Some(path) = &shared.args.trace {
+        trace.sort_unstable();
+        write_trace(path, &trace)
+            .map_err(|e| LoadError::Usage(format!("--trace {}: {e}", path.display())))?;
+    }
     let requests = latencies.len() as u64;
     let failed_answers: u64 = errors
         .iter()
@@ -730,6 +765,51 @@ mod tests {
             Some(report.requests),
             "{report:?}"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_trace_holds_every_measured_request_and_nothing_else() {
+        let path = std::env::temp_dir().join(format!(
+            "rampart-load-trace-{}-{:?}.csv",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let path_arg = path.to_str().unwrap().to_owned();
+        let (report, _) = against_test_server(&[
+            "--action",
+            "GetUser",
+            "--param",
+            "UserName=missing",
+            "--trace",
+            &path_arg,
+        ])
+        .await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("start_us,latency_us,status"));
+        let rows: Vec<(u64, u32, u16)> = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                assert_eq!(f.len(), 3, "{l}");
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                )
+            })
+            .collect();
+        // The same requests the report counts (the warm-up is in neither), in start order,
+        // each with the status it got.
+        assert!(report.requests > 0);
+        assert_eq!(rows.len() as u64, report.requests, "{report:?}");
+        assert!(rows.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(rows.iter().all(|r| r.2 == 404), "{rows:?}");
+        let max = rows.iter().map(|r| r.1).max().unwrap();
+        assert_eq!(f64::from(max) / 1000.0, report.max_ms);
+        // Measuring starts after the 100 ms warm-up; a request started just before the
+        // switch and answered after it is measured, so allow one request's time.
+        assert!(rows[0].0 + u64::from(max) >= 100_000, "{:?}", rows[0]);
     }
 
     #[tokio::test]
