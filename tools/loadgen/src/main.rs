@@ -78,7 +78,8 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Also write every measured request to FILE, one CSV line each: its start in µs since
-    /// the connections opened, its latency in µs, its HTTP status (0: the exchange failed).
+    /// the connections opened, its latency in µs, its HTTP status. An exchange that failed
+    /// without an answer is listed with status 0, though the latency figures leave it out.
     /// Lines up slow requests with what the server and the host did at the time.
     #[arg(long, value_name = "FILE")]
     trace: Option<std::path::PathBuf>,
