@@ -12,11 +12,30 @@ use rampart_api::{ApiOptions, HttpRequest, HttpResponse};
 use rampart_wire::RawRequest;
 use support::{Client, Server};
 
-fn limited(limits: RateLimits) -> ApiOptions {
-    ApiOptions {
-        rate_limits: limits,
+/// A server limiting each AccessKey to `spec` ("rate/burst"), source IPs unlimited.
+async fn limiting_keys(spec: &str) -> Server {
+    limited(RateLimits {
+        per_access_key: Some(spec.parse().unwrap()),
+        per_source_ip: None,
+    })
+    .await
+}
+
+/// A server limiting each source IP to `spec` ("rate/burst"), AccessKeys unlimited.
+async fn limiting_ips(spec: &str) -> Server {
+    limited(RateLimits {
+        per_access_key: None,
+        per_source_ip: Some(spec.parse().unwrap()),
+    })
+    .await
+}
+
+async fn limited(rate_limits: RateLimits) -> Server {
+    Server::start_with(ApiOptions {
+        rate_limits,
         ..ApiOptions::default()
-    }
+    })
+    .await
 }
 
 fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
@@ -38,11 +57,7 @@ async fn list_users(s: &Server, c: &Client, n: u32) -> HttpResponse {
 
 #[tokio::test]
 async fn an_access_key_over_its_rate_is_throttled_with_a_retry_time() {
-    let s = Server::start_with(limited(RateLimits {
-        per_access_key: Some("10/2".parse().unwrap()),
-        per_source_ip: None,
-    }))
-    .await;
+    let s = limiting_keys("10/2").await;
     let acme = s.account("acme").await;
     let other = s.account("other").await;
     for n in 0..2 {
@@ -64,11 +79,7 @@ async fn an_access_key_over_its_rate_is_throttled_with_a_retry_time() {
 
 #[tokio::test]
 async fn naming_a_key_without_its_secret_does_not_spend_its_budget() {
-    let s = Server::start_with(limited(RateLimits {
-        per_access_key: Some("1/1".parse().unwrap()),
-        per_source_ip: None,
-    }))
-    .await;
+    let s = limiting_keys("1/1").await;
     let acme = s.account("acme").await;
     let forger = Client {
         secret: "not-the-secret-not-the-secret0".into(),
@@ -84,11 +95,7 @@ async fn naming_a_key_without_its_secret_does_not_spend_its_budget() {
 
 #[tokio::test]
 async fn a_source_ip_over_its_rate_is_throttled_before_anything_else() {
-    let s = Server::start_with(limited(RateLimits {
-        per_access_key: None,
-        per_source_ip: Some("1/2".parse().unwrap()),
-    }))
-    .await;
+    let s = limiting_ips("1/2").await;
     let acme = s.account("acme").await;
     let from = |raw: RawRequest, ip: &str| {
         let mut request = HttpRequest::new(raw);
@@ -126,11 +133,7 @@ async fn without_limits_nothing_is_throttled() {
 
 #[tokio::test]
 async fn console_forms_share_the_per_address_limit() {
-    let s = Server::start_with(limited(RateLimits {
-        per_access_key: None,
-        per_source_ip: Some("1/3".parse().unwrap()),
-    }))
-    .await;
+    let s = limiting_ips("1/3").await;
     let post = |ip: &str| {
         let mut raw = RawRequest::new("POST", "/login", "");
         raw.headers.push((
@@ -162,11 +165,7 @@ async fn console_forms_share_the_per_address_limit() {
 /// rate limiter, not two.
 #[tokio::test]
 async fn a_read_run_again_after_a_stale_key_takes_one_token() {
-    let s = Server::start_with(limited(RateLimits {
-        per_access_key: Some("10/2".parse().unwrap()),
-        per_source_ip: None,
-    }))
-    .await;
+    let s = limiting_keys("10/2").await;
     let acme = s.account("acme").await;
     // Caches the key and its account's epoch.
     assert_eq!(list_users(&s, &acme, 0).await.status, 200);
