@@ -352,9 +352,9 @@ async fn connection(shared: Arc<Shared>, index: usize, first: TcpStream) -> Samp
     sample
 }
 
-fn write_trace(path: &std::path::Path, trace: &[(u64, u32, u16)]) -> std::io::Result<()> {
+fn write_trace(file: std::fs::File, trace: &[(u64, u32, u16)]) -> std::io::Result<()> {
     use std::io::Write as _;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = std::io::BufWriter::new(file);
     writeln!(out, "start_us,latency_us,status")?;
     for (start, latency, status) in trace {
         writeln!(out, "{start},{latency},{status}")?;
@@ -394,6 +394,15 @@ async fn run(args: Args) -> Result<Report, LoadError> {
     }
     let host = host_of(&args.endpoint).map_err(LoadError::Usage)?;
     let params = parse_params(&args.params)?;
+    // Created before the run, so a path that cannot be written fails at once instead of
+    // losing a finished run's report.
+    let trace_error = |path: &std::path::Path, e: std::io::Error| {
+        LoadError::Usage(format!("--trace {}: {e}", path.display()))
+    };
+    let trace_file = match &args.trace {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| trace_error(path, e))?),
+        None => None,
+    };
     // Open every connection first: a server that is not there is a usage error, not a table
     // of connection errors.
     let mut streams = Vec::with_capacity(args.connections);
@@ -435,10 +444,9 @@ async fn run(args: Args) -> Result<Report, LoadError> {
         }
     }
     latencies.sort_unstable();
-    if let Some(path) = &shared.args.trace {
+    if let (Some(file), Some(path)) = (trace_file, &shared.args.trace) {
         trace.sort_unstable();
-        write_trace(path, &trace)
-            .map_err(|e| LoadError::Usage(format!("--trace {}: {e}", path.display())))?;
+        write_trace(file, &trace).map_err(|e| trace_error(path, e))?;
     }
     let requests = latencies.len() as u64;
     let failed_answers: u64 = errors
@@ -837,5 +845,23 @@ mod tests {
         let err = run(args).await.unwrap_err();
         assert!(matches!(err, LoadError::Connect(..)), "{err}");
         assert!(err.to_string().contains(&endpoint));
+        // A trace that cannot be written is refused before anything is sent.
+        let args = Args::try_parse_from([
+            "rampart-load",
+            "--endpoint",
+            &endpoint,
+            "--access-key-id",
+            KEY_ID,
+            "--access-key-secret",
+            SECRET,
+            "--trace",
+            "/nonexistent-rampart-dir/trace.csv",
+        ])
+        .unwrap();
+        let err = run(args).await.unwrap_err();
+        assert!(matches!(err, LoadError::Usage(..)), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("--trace /nonexistent-rampart-dir/trace.csv"));
     }
 }
