@@ -238,6 +238,57 @@ const SPEND_AND_INSERT_EVENTS_PG: &str = "\
     SELECT 0::bigint AS kind, access_key_id, nonce_hash FROM spent \
     UNION ALL SELECT 1::bigint, key_id, hash FROM changed";
 
+/// A batch's distinct pairs as `[[AccessKeyId, nonce hash, assumed], …]`, `assumed` being
+/// `[authz epoch, user name]` or `null` for a call that read its key itself.
+fn pairs_json(prepared: &super::nonces::NonceBatch<'_>, nonces: &[NonceSpend]) -> String {
+    let pairs: Vec<serde_json::Value> = prepared
+        .rows()
+        .into_iter()
+        .map(|(key_id, hash, i)| {
+            let assumed = nonces[i]
+                .assumed
+                .as_ref()
+                .map(|a| serde_json::json!([a.authz_epoch, a.user_name]));
+            serde_json::json!([key_id, hash, assumed])
+        })
+        .collect();
+    serde_json::Value::Array(pairs).to_string()
+}
+
+/// Whether the key of pair `p` (a row of [`pairs_json`]) is as its call assumed: it exists,
+/// is active, its account's epoch and its owner's name are the assumed ones. A pair without
+/// an assumption holds. One primary-key probe per table, as in [`SPEND_AND_INSERT_EVENTS_PG`].
+macro_rules! key_holds_sqlite {
+    () => {
+        "(json_type(p.value, '$[2]') IS NOT 'array' OR COALESCE(( \
+            SELECT k.status = 'Active' \
+            AND (SELECT a.authz_epoch FROM accounts a WHERE a.account_id = k.account_id) \
+                = (p.value ->> '$[2][0]') \
+            AND (SELECT u.user_name FROM users u WHERE u.user_id = k.user_id) \
+                IS (p.value ->> '$[2][1]') \
+            FROM access_keys k WHERE k.access_key_id = p.value ->> 0), 0))"
+    };
+}
+
+/// SQLite: the pairs of `$1` ([`pairs_json`]) whose key is not as assumed, as
+/// `(1, AccessKeyId, hash)`. Run in the writer, just before [`SPEND_CHECKED_SQLITE`].
+const CHANGED_KEYS_SQLITE: &str = concat!(
+    "SELECT 1, p.value ->> 0, p.value ->> 1 FROM json_each($1) p WHERE NOT ",
+    key_holds_sqlite!()
+);
+
+/// SQLite: spends the pairs of `$1` whose key is as assumed (`$2`: their expiry, `$3`: now);
+/// returns those that were fresh as `(0, AccessKeyId, hash)`. The `WHERE` also keeps the
+/// upsert's `ON CONFLICT` from parsing as a join's `ON`.
+const SPEND_CHECKED_SQLITE: &str = concat!(
+    "INSERT INTO signature_nonces (access_key_id, nonce_hash, expires_at) \
+     SELECT p.value ->> 0, p.value ->> 1, $2 FROM json_each($1) p WHERE ",
+    key_holds_sqlite!(),
+    " ON CONFLICT (access_key_id, nonce_hash) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE signature_nonces.expires_at <= $3 \
+     RETURNING 0, access_key_id, nonce_hash"
+);
+
 /// The calls' events whose nonce is the first of its pair in the batch (or who have none),
 /// each with that pair: an event whose nonce repeats an earlier one of the batch is a
 /// replay's, never written.
@@ -263,17 +314,6 @@ async fn spend_and_insert_events_pg(
     ttl: Duration,
 ) -> Result<Vec<NonceUse>, StoreError> {
     let prepared = super::nonces::NonceBatch::of_spends(nonces);
-    let pairs: Vec<serde_json::Value> = prepared
-        .rows()
-        .into_iter()
-        .map(|(key_id, hash, i)| {
-            let assumed = nonces[i]
-                .assumed
-                .as_ref()
-                .map(|a| serde_json::json!([a.authz_epoch, a.user_name]));
-            serde_json::json!([key_id, hash, assumed])
-        })
-        .collect();
     let candidates = candidates(&prepared, events);
     let rows: Vec<serde_json::Value> = candidates
         .iter()
@@ -287,7 +327,7 @@ async fn spend_and_insert_events_pg(
         .collect();
     let resources = resource_rows(candidates.iter().map(|(_, record)| *record));
     let found = sqlx::query_as::<_, (i64, String, String)>(SPEND_AND_INSERT_EVENTS_PG)
-        .bind(serde_json::Value::Array(pairs).to_string())
+        .bind(pairs_json(&prepared, nonces))
         .bind(now.saturating_add(ttl).unix_millis())
         .bind(now.unix_millis())
         .bind(serde_json::Value::Array(rows).to_string())
@@ -393,39 +433,30 @@ impl AuditRepo for SqlStore {
             return spend_and_insert_events_pg(&self.pool, nonces, &events, now, ttl).await;
         };
         let prepared = super::nonces::NonceBatch::of_spends(nonces);
-        let rows = prepared.rows();
-        let mut assumed_keys: Vec<&str> = rows
-            .iter()
-            .filter(|(_, _, i)| nonces[*i].assumed.is_some())
-            .map(|(key_id, _, _)| *key_id)
-            .collect();
-        assumed_keys.dedup();
-        // No savepoint: each statement that runs is atomic by itself, and nothing else of
-        // this member's is in the group until it commits.
-        let mut member = writer.join().await?;
-        // In the writer, so no change to a key can commit between its check and its
-        // nonce's: one small read per batch, where each call used to read its key itself.
-        let checks = if assumed_keys.is_empty() {
-            HashMap::new()
+        // No savepoint: the batch's statements are each atomic, and nothing else of this
+        // member's is in the group until it commits. In the writer, so no change to a key can
+        // commit between its check and its nonce's. The check, the spending and (when it
+        // opens the group) the `BEGIN` are one round trip to the writer's thread: under load
+        // each round trip costs more than SQLite's work in it.
+        let (member, fresh, changed) = if prepared.rows().is_empty() {
+            (writer.join().await?, Vec::new(), Vec::new())
         } else {
-            super::nonces::key_checks(member.conn(), &assumed_keys).await?
-        };
-        let (changed, spendable): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|(key_id, _, i)| {
-                nonces[*i]
-                    .assumed
-                    .as_ref()
-                    .is_some_and(|a| !a.holds(checks.get(*key_id)))
-            });
-        let spendable: Vec<(&str, &str)> = spendable.into_iter().map(|(k, h, _)| (k, h)).collect();
-        let changed: Vec<(String, String)> = changed
-            .into_iter()
-            .map(|(k, h, _)| (k.to_owned(), h.to_owned()))
-            .collect();
-        let fresh = if spendable.is_empty() {
-            Vec::new()
-        } else {
-            super::nonces::spend_rows(member.conn(), &spendable, now, ttl).await?
+            let (mut member, begin) = writer.join_opening().await?;
+            let sql = format!("{begin}{CHANGED_KEYS_SQLITE}; {SPEND_CHECKED_SQLITE}");
+            let found = sqlx::query_as::<_, (i64, String, String)>(&sql)
+                .bind(pairs_json(&prepared, nonces))
+                .bind(now.saturating_add(ttl).unix_millis())
+                .bind(now.unix_millis())
+                .fetch_all(member.conn())
+                .await?;
+            let (fresh, changed): (Vec<_>, Vec<_>) =
+                found.into_iter().partition(|(kind, _, _)| *kind == 0);
+            let pair = |(_, key_id, hash): (i64, String, String)| (key_id, hash);
+            (
+                member,
+                fresh.into_iter().map(pair).collect(),
+                changed.into_iter().map(pair).collect(),
+            )
         };
         let uses = prepared.answers(fresh, changed);
         let kept = events

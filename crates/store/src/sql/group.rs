@@ -264,7 +264,7 @@ impl GroupWriter {
 
     /// Joins (or opens) the group and opens the caller's savepoint.
     pub(crate) async fn begin(&self) -> Result<Member, StoreError> {
-        let mut member = self.admit(true).await?;
+        let (mut member, _) = self.admit(Opening::WithSavepoint).await?;
         if member.stage != Stage::Outside {
             // Opened with the group.
             return Ok(member);
@@ -295,7 +295,7 @@ impl GroupWriter {
     /// batched), and returns once they are committed.
     pub(crate) async fn append(&self, events: Vec<AuditRecord>) -> Result<(), StoreError> {
         // Runs no statement, so it needs neither a savepoint nor `join`'s guard.
-        self.admit(false).await?.commit(events).await
+        self.admit(Opening::Now).await?.0.commit(events).await
     }
 
     /// Joins (or opens) the group without a savepoint, for a member whose statements are
@@ -306,14 +306,28 @@ impl GroupWriter {
     /// back, and a later member's `SAVEPOINT` would then open a new transaction that commits
     /// without the earlier members' changes while they hear "committed".
     pub(crate) async fn join(&self) -> Result<Member, StoreError> {
-        let mut member = self.admit(false).await?;
+        let (mut member, _) = self.admit(Opening::Now).await?;
         member.stage = Stage::Bare;
         Ok(member)
     }
 
-    /// Takes the writer and joins the open group, opening one if there is none; a group
-    /// opened for a member that wants a `savepoint` opens it in the same round trip.
-    async fn admit(&self, savepoint: bool) -> Result<Member, StoreError> {
+    /// [`GroupWriter::join`], except that a group it has to open is opened by the caller's
+    /// first statement, saving the `BEGIN`'s round trip: the caller runs the returned
+    /// prefix (`BEGIN IMMEDIATE; `, or nothing when it joins an open group) in the same
+    /// batch as that statement.
+    ///
+    /// The group exists from here on, whether or not its `BEGIN` ends up running: should
+    /// the batch fail or be cut short, dropping the member abandons the group, and its
+    /// `ROLLBACK` then either ends the transaction the `BEGIN` opened or finds none.
+    pub(crate) async fn join_opening(&self) -> Result<(Member, &'static str), StoreError> {
+        let (mut member, begin) = self.admit(Opening::ByCaller).await?;
+        member.stage = Stage::Bare;
+        Ok((member, begin))
+    }
+
+    /// Takes the writer and joins the open group, opening one if there is none (see
+    /// [`Opening`]); returns what the caller must run first to open it.
+    async fn admit(&self, opening: Opening) -> Result<(Member, &'static str), StoreError> {
         let queued = Queued::new(self);
         let guard = Arc::clone(&self.writer).lock_owned().await;
         queued.admitted();
@@ -330,19 +344,25 @@ impl GroupWriter {
         if writer.closed {
             return Err(StoreError::Unavailable("the store is closed".to_owned()));
         }
+        let mut begin = "";
         if writer.group.is_none() {
             // IMMEDIATE: take SQLite's write lock now (waiting up to the busy timeout for
             // another process), not at the first write, where it could fail without waiting.
-            // If this fails half-way, or is cut short, `stray_tx` stays set and the next
-            // caller rolls the whole transaction back.
-            writer.stray_tx = true;
-            let sql = if savepoint {
-                "BEGIN IMMEDIATE; SAVEPOINT w0"
+            let savepoint = opening == Opening::WithSavepoint;
+            if opening == Opening::ByCaller {
+                begin = "BEGIN IMMEDIATE; ";
             } else {
-                "BEGIN IMMEDIATE"
-            };
-            writer.conn.execute(sql).await?;
-            writer.stray_tx = false;
+                // If this fails half-way, or is cut short, `stray_tx` stays set and the next
+                // caller rolls the whole transaction back.
+                writer.stray_tx = true;
+                let sql = if savepoint {
+                    "BEGIN IMMEDIATE; SAVEPOINT w0"
+                } else {
+                    "BEGIN IMMEDIATE"
+                };
+                writer.conn.execute(sql).await?;
+                writer.stray_tx = false;
+            }
             writer.group = Some(Group {
                 released: 0,
                 opened: u32::from(savepoint),
@@ -354,7 +374,7 @@ impl GroupWriter {
             }
         }
         member.outcome = writer.group.as_ref().map(|g| g.outcome.subscribe());
-        Ok(member)
+        Ok((member, begin))
     }
 
     /// Marks the store closed: later writes fail with `Unavailable`, and the committer ends.
@@ -473,6 +493,17 @@ impl Drop for Queued<'_> {
             self.handle.wake_committer.notify_one();
         }
     }
+}
+
+/// How a member that finds no group open opens one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// `BEGIN` now.
+    Now,
+    /// `BEGIN` and the member's savepoint now, in one round trip.
+    WithSavepoint,
+    /// The member's own first statement begins it ([`GroupWriter::join_opening`]).
+    ByCaller,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -688,6 +719,41 @@ mod tests {
         insert(&mut third, "c").await.unwrap();
         third.commit(Vec::new()).await.unwrap();
         assert_eq!(fx.committed().await, ["c"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_that_opens_its_group_itself_commits_or_leaves_nothing() {
+        let fx = fixture().await;
+        // Its batch fails after its BEGIN and a first write: the group is abandoned.
+        let (mut m, begin) = fx.writer.join_opening().await.unwrap();
+        assert_eq!(begin, "BEGIN IMMEDIATE; ");
+        let sql =
+            format!("{begin}INSERT INTO t (v) VALUES ('lost'); INSERT INTO nowhere VALUES (1)");
+        assert!(m.conn().execute(&*sql).await.is_err());
+        drop(m);
+        // The next member finds no transaction left open: its own BEGIN works.
+        let mut next = within(fx.writer.begin()).await.unwrap().unwrap();
+        insert(&mut next, "kept").await.unwrap();
+        // A member that joins the open group runs no BEGIN of its own.
+        let writer = fx.writer.clone();
+        let joined = tokio::spawn(async move {
+            let (mut m, begin) = writer.join_opening().await.unwrap();
+            assert_eq!(begin, "", "the group is open");
+            insert(&mut m, "joined").await.unwrap();
+            m.commit(Vec::new()).await
+        });
+        fx.queued(1).await;
+        let first = tokio::spawn(next.commit(Vec::new()));
+        within(joined).await.unwrap().unwrap().unwrap();
+        within(first).await.unwrap().unwrap().unwrap();
+        assert_eq!(fx.committed().await, ["joined", "kept"]);
+        // Opening its group itself, on its own.
+        let (mut m, begin) = fx.writer.join_opening().await.unwrap();
+        let sql = format!("{begin}INSERT INTO t (v) VALUES ('alone')");
+        m.conn().execute(&*sql).await.unwrap();
+        within(m.commit(Vec::new())).await.unwrap().unwrap();
+        assert_eq!(fx.committed().await, ["alone", "joined", "kept"]);
+        assert_eq!(fx.writer.stats(), (2, 3));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
