@@ -421,8 +421,9 @@ async fn write_batches(
     }
 }
 
-/// Links events into their chains every `seal_interval`; hourly, applies retention and
-/// deletes expired console sessions.
+/// Links events into their chains every `seal_interval`, or sooner while there are events to
+/// seal if the store asks for it ([`rampart_store::AuditRepo::busy_seal_interval`]); hourly,
+/// applies retention and deletes expired console sessions.
 /// Every node runs one; they take turns through the store.
 pub(crate) fn start_sealer(
     store: Arc<dyn Store>,
@@ -430,16 +431,26 @@ pub(crate) fn start_sealer(
     options: AuditOptions,
 ) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(options.seal_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let busy = store
+            .busy_seal_interval()
+            .map_or(options.seal_interval, |b| b.min(options.seal_interval));
+        // When a run last found events: for one usual interval after that the sealer keeps
+        // the busy pace, so a lull of a few milliseconds between events does not send it
+        // back to the long one.
+        let mut last_found: Option<std::time::Instant> = None;
         let mut last_purge: Option<std::time::Instant> = None;
         loop {
-            tick.tick().await;
-            // Drain what accumulated; a failure (database away) is retried next tick.
+            // Drain what accumulated; a failure (database away) is retried next time.
             loop {
                 match store.seal_audit_events(SEAL_BATCH).await {
-                    Ok(n) if n == u64::from(SEAL_BATCH) => continue,
-                    Ok(_) => break,
+                    Ok(n) => {
+                        if n > 0 {
+                            last_found = Some(std::time::Instant::now());
+                        }
+                        if n < u64::from(SEAL_BATCH) {
+                            break;
+                        }
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "sealing audit events failed; retrying");
                         break;
@@ -462,6 +473,13 @@ pub(crate) fn start_sealer(
                     tracing::warn!(error = %e, "purging expired console sessions failed");
                 }
             }
+            let busy_lately = last_found.is_some_and(|t| t.elapsed() < options.seal_interval);
+            tokio::time::sleep(if busy_lately {
+                busy
+            } else {
+                options.seal_interval
+            })
+            .await;
         }
     });
 }

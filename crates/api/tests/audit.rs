@@ -509,3 +509,73 @@ async fn the_sealer_chains_every_event_and_the_chain_verifies() {
     assert_eq!(report.problems, vec![]);
     assert_eq!(report.checked, 40);
 }
+
+/// An event as a caller's would be, written straight to the store.
+fn record(id: &str, account: &str, at: rampart_model::Timestamp) -> rampart_model::AuditRecord {
+    rampart_model::AuditRecord {
+        event_id: id.to_owned(),
+        account_id: account.to_owned(),
+        event_time: at,
+        event_name: "GetUser".to_owned(),
+        event_rw: "Read".to_owned(),
+        service_name: "Ram".to_owned(),
+        user_name: "root".to_owned(),
+        access_key_id: String::new(),
+        source_ip: "127.0.0.1".to_owned(),
+        error_code: String::new(),
+        resources: Vec::new(),
+        body: format!(r#"{{"eventId":"{id}"}}"#),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_events_arrive_a_sqlite_sealer_comes_back_before_its_interval() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let store = rampart_store::SqlStore::open(&url).await.unwrap();
+    let clock = Arc::new(rampart_model::ManualClock::new(
+        rampart_model::Timestamp::parse("2026-11-22T10:00:00Z").unwrap(),
+    ));
+    let account = "1000000000000001";
+    // The first run, at start, finds an event; then one arrives every 5 ms.
+    store
+        .append_audit_events(&[record("E-0", account, clock.now())])
+        .await
+        .unwrap();
+    let mut options = rampart_api::ApiOptions::default();
+    // Far longer than the test: only the store's busy interval can bring the sealer back.
+    options.audit.seal_interval = Duration::from_secs(3600);
+    let _api = rampart_api::Api::new(
+        Arc::new(store.clone()),
+        Arc::new(rampart_model::MasterKey::generate(1).unwrap()),
+        clock.clone() as Arc<dyn Clock>,
+        options,
+    );
+    let appended = 200;
+    for i in 1..appended {
+        store
+            .append_audit_events(&[record(&format!("E-{i}"), account, clock.now())])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let sealed = store
+            .audit_heads()
+            .await
+            .unwrap()
+            .first()
+            .map_or(0, |h| h.seq);
+        if sealed == appended {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sealed} of {appended} sealed: the sealer waited for its idle interval"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.audit_unchained(account).await.unwrap(), (vec![], 0));
+}

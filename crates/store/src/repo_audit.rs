@@ -141,6 +141,12 @@ pub trait AuditRepo: Send + Sync {
     /// transaction; returns how many. Safe to run on several nodes at once: they take turns.
     async fn seal_audit_events(&self, max: u32) -> Result<u64, StoreError>;
 
+    /// How soon to seal again after a run that found events to seal, if sooner than the
+    /// sealer's usual interval suits this store better. `None`: the usual interval.
+    fn busy_seal_interval(&self) -> Option<Duration> {
+        None
+    }
+
     async fn search_audit_events(
         &self,
         query: &AuditQuery,
