@@ -28,7 +28,8 @@
 //! - the group's first member opens its savepoint with the `BEGIN`;
 //! - the events of the whole group, and the `COMMIT`, go in one round trip;
 //! - other calls' events, batched ([`GroupWriter::append`]), join a group without a statement;
-//!   reads' nonces join with them in one statement ([`GroupWriter::join`]);
+//!   reads' nonces join with them in one round trip that checks their keys, spends them and,
+//!   when it opens the group, runs its `BEGIN` ([`GroupWriter::join_opening`]);
 //! - the audit sealer reads and links its batch outside the writer, and writes it in one
 //!   round trip (`seal_prepared` in `audit.rs`): it used to hold the writer for ten statements,
 //!   and every request behind it waited.
