@@ -830,34 +830,23 @@ mod tests {
             .local_addr()
             .unwrap();
         let endpoint = format!("{addr}");
-        let args = Args::try_parse_from([
-            "rampart-load",
-            "--endpoint",
-            &endpoint,
-            "--access-key-id",
-            KEY_ID,
-            "--access-key-secret",
-            SECRET,
-            "--duration",
-            "100ms",
-        ])
-        .unwrap();
-        let err = run(args).await.unwrap_err();
+        let args_with = |extra: &[&str]| {
+            let base = [
+                "rampart-load",
+                "--endpoint",
+                endpoint.as_str(),
+                "--access-key-id",
+                KEY_ID,
+                "--access-key-secret",
+                SECRET,
+            ];
+            Args::try_parse_from(base.iter().chain(extra)).unwrap()
+        };
+        let err = run(args_with(&["--duration", "100ms"])).await.unwrap_err();
         assert!(matches!(err, LoadError::Connect(..)), "{err}");
         assert!(err.to_string().contains(&endpoint));
         // A trace that cannot be written is refused before anything is sent.
-        let args = Args::try_parse_from([
-            "rampart-load",
-            "--endpoint",
-            &endpoint,
-            "--access-key-id",
-            KEY_ID,
-            "--access-key-secret",
-            SECRET,
-            "--trace",
-            "/nonexistent-rampart-dir/trace.csv",
-        ])
-        .unwrap();
+        let args = args_with(&["--trace", "/nonexistent-rampart-dir/trace.csv"]);
         let err = run(args).await.unwrap_err();
         assert!(matches!(err, LoadError::Usage(..)), "{err}");
         assert!(err
