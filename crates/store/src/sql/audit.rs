@@ -441,7 +441,7 @@ impl AuditRepo for SqlStore {
         // commit between its check and its nonce's. The check, the spending and (when it
         // opens the group) the `BEGIN` are one round trip to the writer's thread: under load
         // each round trip costs more than SQLite's work in it.
-        let (member, fresh, changed) = if prepared.rows().is_empty() {
+        let (member, fresh, changed) = if nonces.is_empty() {
             (writer.join().await?, Vec::new(), Vec::new())
         } else {
             let (mut member, begin) = writer.join_opening().await?;
