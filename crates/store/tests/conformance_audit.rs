@@ -19,7 +19,7 @@ use rampart_model::{
 use rampart_store::{
     AccessKeyRepo, AuditQuery, AuditRepo, AuditSlot, GroupRepo, KeyAssumption, KeyOwnerRef,
     NewAccount, NewGroup, NewUser, NonceRepo, NonceSpend, NonceUse, PolicyRepo, Store, StoreError,
-    UserRepo, UserUpdate,
+    StoreOptions, UserRepo, UserUpdate,
 };
 use serde_json::json;
 use support::Backend;
@@ -33,6 +33,7 @@ conformance!(
     access_key_last_used_is_the_latest_event,
     concurrent_changes_keep_their_own_events,
     reads_spend_their_nonces_with_their_events,
+    durable_and_relaxed_reads_spend_the_same_nonces,
     a_read_only_handle_refuses_every_write,
     reads_on_an_assumed_key_state_are_written_only_while_it_holds,
 );
@@ -742,6 +743,77 @@ async fn reads_spend_their_nonces_with_their_events(b: &Backend) {
     assert_eq!(ids.iter().filter(|id| id.starts_with("C-")).count(), 8);
     assert_eq!(ids.iter().filter(|id| id.starts_with("R-")).count(), 16);
     assert!(!ids.iter().any(|id| id.starts_with("X-")), "{ids:?}");
+}
+
+/// Reads whose nonces and events are synced before the answer (`durable_reads`) and reads
+/// whose are not commit them the same way: two nodes, one of each, see each other's nonces
+/// at once, and of concurrent spends of one nonce across both exactly one is fresh.
+async fn durable_and_relaxed_reads_spend_the_same_nonces(b: &Backend) {
+    let acme = account(&b.store, "acme").await;
+    let a = acme.as_str();
+    let ttl = Duration::from_secs(900);
+    let durable = b
+        .reopen_with(StoreOptions {
+            durable_reads: true,
+            ..StoreOptions::default()
+        })
+        .await;
+    let relaxed: Arc<dyn Store> = Arc::new(b.store.clone());
+    let durable: Arc<dyn Store> = Arc::new(durable);
+    let spend = |n: &str| NonceSpend::new("LTAIk", n);
+    let ev = |id: &str| Ev::new(id, a, t0()).record();
+    use NonceUse::{Fresh, Replayed};
+
+    let uses = durable
+        .spend_nonces_and_append(&[spend("d")], vec![(Some(0), ev("E-d"))], t0(), ttl)
+        .await
+        .unwrap();
+    assert_eq!(uses, [Fresh]);
+    let uses = relaxed
+        .spend_nonces_and_append(
+            &[spend("d"), spend("r")],
+            vec![(Some(0), ev("E-d2")), (Some(1), ev("E-r"))],
+            t0(),
+            ttl,
+        )
+        .await
+        .unwrap();
+    assert_eq!(uses, [Replayed, Fresh]);
+    let uses = durable
+        .spend_nonces_and_append(&[spend("r")], vec![(Some(0), ev("E-r2"))], t0(), ttl)
+        .await
+        .unwrap();
+    assert_eq!(uses, [Replayed]);
+
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(if i % 2 == 0 { &relaxed } else { &durable });
+        let account = acme.clone();
+        tasks.push(tokio::spawn(async move {
+            let events = vec![(
+                Some(0),
+                Ev::new(format!("S-{i:02}"), account.as_str(), t0()).record(),
+            )];
+            store
+                .spend_nonces_and_append(&[NonceSpend::new("LTAIk", "shared")], events, t0(), ttl)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut fresh = 0;
+    for t in tasks {
+        if t.await.unwrap() == [Fresh] {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one spend of the shared nonce is fresh");
+    let ids = event_ids(&b.store, a).await;
+    assert_eq!(ids.iter().filter(|id| id.starts_with("S-")).count(), 1);
+    assert!(ids.contains(&"E-d".to_owned()) && ids.contains(&"E-r".to_owned()));
+    assert!(
+        !ids.iter().any(|id| id == "E-d2" || id == "E-r2"),
+        "{ids:?}"
+    );
 }
 
 async fn a_read_only_handle_refuses_every_write(b: &Backend) {

@@ -73,6 +73,7 @@ pub async fn open_store(settings: &Settings) -> Result<SqlStore, BootstrapError>
     let url = database_url(settings)?;
     let options = StoreOptions {
         max_connections: settings.database_max_connections,
+        durable_reads: settings.durable_reads,
         postgres_schema: settings.database_schema.clone(),
         ..StoreOptions::default()
     };

@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// Pooled database connections
     #[arg(long, env = "RAMPART_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<u32>,
+    /// Sync a call that changed nothing (its nonce and audit event) to disk before answering
+    /// it, as every change is; otherwise it is committed before the answer and synced within
+    /// moments (docs/compatibility.md) [default: false]
+    #[arg(long, env = "RAMPART_DURABLE_READS", num_args = 0..=1, default_missing_value = "true")]
+    pub durable_reads: Option<bool>,
     /// AssumeRoleWithSAML: accepted assertion Recipients, comma-separated
     /// [default: Alibaba's https://signin.alibabacloud.com/saml-role/sso and
     /// https://signin.aliyun.com/saml-role/sso]
@@ -84,6 +89,7 @@ struct FileConfig {
     database_url: Option<String>,
     database_schema: Option<String>,
     database_max_connections: Option<u32>,
+    durable_reads: Option<bool>,
     master_key_file: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -121,6 +127,7 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub database_schema: Option<String>,
     pub database_max_connections: u32,
+    pub durable_reads: bool,
     pub master_key_file: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `None`: the API's defaults (Alibaba's values).
@@ -210,6 +217,7 @@ impl Settings {
                 .database_max_connections
                 .or(file.database_max_connections)
                 .unwrap_or(16),
+            durable_reads: args.durable_reads.or(file.durable_reads).unwrap_or(false),
             master_key_file,
             tls,
             saml_recipients: args.saml_recipients.clone().or(file.saml_recipients),
@@ -284,6 +292,28 @@ mod tests {
         let cli = Cli::try_parse_from(["rampart", "--config", file.to_str().unwrap()]).unwrap();
         let e = Settings::resolve(&cli.serve).unwrap_err().to_string();
         assert!(e.contains("rate_limit_per_key"), "{e}");
+    }
+
+    #[test]
+    fn durable_reads_from_flag_and_file() {
+        let cli = Cli::try_parse_from(["rampart"]).unwrap();
+        assert!(
+            !Settings::resolve(&cli.serve).unwrap().durable_reads,
+            "off by default"
+        );
+        let cli = Cli::try_parse_from(["rampart", "--durable-reads"]).unwrap();
+        assert!(Settings::resolve(&cli.serve).unwrap().durable_reads);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, "durable_reads = true\n").unwrap();
+        let path = file.to_str().unwrap();
+        let cli = Cli::try_parse_from(["rampart", "--config", path]).unwrap();
+        assert!(Settings::resolve(&cli.serve).unwrap().durable_reads);
+        // The flag wins over the file.
+        let cli =
+            Cli::try_parse_from(["rampart", "--config", path, "--durable-reads=false"]).unwrap();
+        assert!(!Settings::resolve(&cli.serve).unwrap().durable_reads);
+        assert!(Cli::try_parse_from(["rampart", "--durable-reads=maybe"]).is_err());
     }
 
     #[test]

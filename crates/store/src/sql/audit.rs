@@ -433,7 +433,8 @@ impl AuditRepo for SqlStore {
         }
         self.purge_if_due(now).await?;
         let Some(writer) = &self.writer else {
-            return spend_and_insert_events_pg(&self.pool, nonces, &events, now, ttl).await;
+            let pool = self.relaxed_pool.as_ref().unwrap_or(&self.pool);
+            return spend_and_insert_events_pg(pool, nonces, &events, now, ttl).await;
         };
         let prepared = super::nonces::NonceBatch::of_spends(nonces);
         // No savepoint: the batch's statements are each atomic, and nothing else of this
@@ -442,9 +443,9 @@ impl AuditRepo for SqlStore {
         // opens the group) the `BEGIN` are one round trip to the writer's thread: under load
         // each round trip costs more than SQLite's work in it.
         let (member, fresh, changed) = if nonces.is_empty() {
-            (writer.join().await?, Vec::new(), Vec::new())
+            (writer.join(self.read_commit).await?, Vec::new(), Vec::new())
         } else {
-            let (mut member, begin) = writer.join_opening().await?;
+            let (mut member, begin) = writer.join_opening(self.read_commit).await?;
             let sql = format!("{begin}{CHANGED_KEYS_SQLITE}; {SPEND_CHECKED_SQLITE}");
             let found = sqlx::query_as::<_, (i64, String, String)>(&sql)
                 .bind(pairs_json(&prepared, nonces))

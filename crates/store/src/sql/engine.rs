@@ -162,7 +162,8 @@ impl Engine {
                 Ok(vec![
                     // Concurrent writers wait for the lock instead of failing at once.
                     format!("PRAGMA busy_timeout = {}", busy_timeout.as_millis()),
-                    // A commit is on disk when it returns: the WAL is synced every commit.
+                    // A commit is on disk when it returns: the WAL is synced every commit. (The
+                    // group writer relaxes this for calls that changed nothing: group.rs.)
                     "PRAGMA synchronous = FULL".to_owned(),
                     // Off by default in SQLite, per connection.
                     "PRAGMA foreign_keys = ON".to_owned(),

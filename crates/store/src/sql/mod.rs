@@ -111,6 +111,13 @@ pub struct StoreOptions {
     /// default pings on every checkout, one more round trip per statement (on SQLite one
     /// more hand-off to the connection's thread and back).
     pub ping_idle_after: Duration,
+    /// Whether a call that changed nothing waits for its nonce and event to be synced to
+    /// disk before it is answered. Off (the default): they are committed before the answer
+    /// (so every node sees the nonce, and a crash of this process loses neither), and synced
+    /// shortly after: SQLite with the next checkpoint (every 20 ms under load), PostgreSQL
+    /// with its WAL writer (`synchronous_commit = off`). Only a crash of the machine or of
+    /// PostgreSQL in that window loses them. Changes are always synced before the answer.
+    pub durable_reads: bool,
 }
 
 impl Default for StoreOptions {
@@ -122,8 +129,27 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(10),
             postgres_schema: None,
             ping_idle_after: Duration::from_secs(1),
+            durable_reads: false,
         }
     }
+}
+
+/// A pool of up to `max` connections, each set up with `setup` when it connects.
+fn pool_options(options: &StoreOptions, max: u32, setup: Arc<str>) -> AnyPoolOptions {
+    let ping_idle_after = options.ping_idle_after;
+    AnyPoolOptions::new()
+        .max_connections(max.max(1))
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= ping_idle_after {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(move |conn, _meta| Box::pin(set_up_connection(conn, Arc::clone(&setup))))
 }
 
 /// Runs the engine's per-connection statements. A named function rather than an async
@@ -150,6 +176,13 @@ pub struct SqlStore {
     /// ceiling. `None` on PostgreSQL, whose row locks queue writers themselves and whose
     /// transactions run concurrently.
     writer: Option<group::GroupWriter>,
+    /// How the nonces and events of calls that changed nothing commit
+    /// ([`StoreOptions::durable_reads`]); on SQLite this picks their group's kind.
+    read_commit: group::Commit,
+    /// PostgreSQL, reads not durable: connections with `synchronous_commit = off`, which
+    /// spend those nonces. A separate pool rather than a `SET LOCAL` per batch: that would
+    /// cost the batch a transaction of three more round trips.
+    relaxed_pool: Option<AnyPool>,
     /// Set on the per-call clones [`crate::AuditRepo::audited`] makes.
     audit: Option<Arc<crate::repo_audit::AuditSlot>>,
     /// Set on the clones [`crate::AuditRepo::read_only`] makes: [`SqlStore::begin`] refuses.
@@ -272,33 +305,34 @@ impl SqlStore {
         }
 
         // One batch, run unprepared: SET and PRAGMA take no parameters.
+        let relaxed_setup: Arc<str> = per_connection
+            .iter()
+            .map(String::as_str)
+            .chain(["SET synchronous_commit = off"])
+            .collect::<Vec<_>>()
+            .join(";\n")
+            .into();
         let per_connection: Arc<str> = per_connection.join(";\n").into();
         let writer_setup = Arc::clone(&per_connection);
-        let writer_connect = connect.clone();
-        let ping_idle_after = options.ping_idle_after;
-        let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(false)
-            .before_acquire(move |conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= ping_idle_after {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(move |conn, _meta| {
-                Box::pin(set_up_connection(conn, Arc::clone(&per_connection)))
-            })
-            .connect_with(connect)
+        let pool = pool_options(&options, options.max_connections, per_connection)
+            .connect_with(connect.clone())
             .await?;
 
         engine.migrator().await?.run(&pool).await?;
 
+        // One batch is spent at a time per process ([`crate::AuditRepo::spend_nonces_and_append`]'s
+        // caller); the second connection covers a batch still finishing as the next starts.
+        // Lazy: a handle that never spends a read's nonce (the CLI, most tests) opens none.
+        let relaxed_pool = match engine {
+            Engine::Postgres if !options.durable_reads => {
+                Some(pool_options(&options, 2, relaxed_setup).connect_lazy_with(connect.clone()))
+            }
+            _ => None,
+        };
+
         let writer = match engine {
             Engine::Sqlite => {
-                let mut conn = writer_connect.connect().await?;
+                let mut conn = connect.connect().await?;
                 set_up_connection(&mut conn, writer_setup).await?;
                 conn.execute(&*format!(
                     "PRAGMA wal_autocheckpoint = {}",
@@ -324,6 +358,12 @@ impl SqlStore {
             quotas: options.quotas,
             last_nonce_purge: Arc::new(AtomicI64::new(0)),
             writer,
+            read_commit: if options.durable_reads {
+                group::Commit::Durable
+            } else {
+                group::Commit::Relaxed
+            },
+            relaxed_pool,
             audit: None,
             read_only: false,
             seal_turn: Arc::new(tokio::sync::Mutex::new(())),
@@ -335,6 +375,9 @@ impl SqlStore {
     pub async fn close(&self) {
         if let Some(writer) = &self.writer {
             writer.close().await;
+        }
+        if let Some(relaxed) = &self.relaxed_pool {
+            relaxed.close().await;
         }
         self.pool.close().await;
     }
@@ -502,6 +545,59 @@ mod tests {
         }
         drop(held);
         store.close().await;
+    }
+
+    /// PostgreSQL (when reachable): reads' nonces are spent on connections that do not wait
+    /// for the WAL flush, unless reads are durable; everything else waits as before.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_relaxed_reads_have_their_own_connections() {
+        sqlx::any::install_default_drivers();
+        let url = "postgres://postgres@127.0.0.1:5432/test";
+        let admin = tokio::time::timeout(Duration::from_secs(5), AnyPool::connect(url)).await;
+        let Ok(Ok(admin)) = admin else {
+            assert_ne!(
+                std::env::var("RAMPART_REQUIRE_POSTGRES").as_deref(),
+                Ok("1"),
+                "PostgreSQL required but not reachable"
+            );
+            eprintln!("SKIPPED: PostgreSQL at 127.0.0.1:5432 is not reachable");
+            return;
+        };
+        let mut suffix = [0u8; 6];
+        getrandom::fill(&mut suffix).unwrap();
+        let schema = format!("rampart_u_{}", hex::encode(suffix));
+        admin
+            .execute(&*format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let setting = |pool: AnyPool| async move {
+            sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        for durable_reads in [false, true] {
+            let options = StoreOptions {
+                postgres_schema: Some(schema.clone()),
+                durable_reads,
+                ..StoreOptions::default()
+            };
+            let store = SqlStore::open_with(url, options).await.unwrap();
+            assert_eq!(setting(store.pool.clone()).await, "on");
+            match &store.relaxed_pool {
+                Some(relaxed) => {
+                    assert!(!durable_reads);
+                    assert_eq!(setting(relaxed.clone()).await, "off");
+                }
+                None => assert!(durable_reads, "reads are relaxed by default"),
+            }
+            store.close().await;
+        }
+        admin
+            .execute(&*format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+        admin.close().await;
     }
 
     #[tokio::test]
