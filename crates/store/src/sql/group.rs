@@ -585,13 +585,42 @@ async fn database_files(pool: &AnyPool) -> Option<Arc<[PathBuf; 2]>> {
     Some(Arc::new([PathBuf::from(main), wal]))
 }
 
-/// Flushes what any connection wrote to `files` (a sync through one descriptor covers the
-/// file's pages whoever wrote them). Only flushes: opened read-only, nothing is written.
+/// Flushes what any connection wrote to the database file and the WAL (`files`): a sync
+/// through one descriptor covers the file's pages whoever wrote them. Only flushes: both are
+/// opened read-only.
 fn sync_files(files: &[PathBuf; 2]) -> std::io::Result<()> {
-    for path in files {
-        std::fs::File::open(path)?.sync_data()?;
+    let [database, wal] = files;
+    kept_open(database)?.sync_data()?;
+    // SQLite holds no lock on the WAL (its locks are on the database file and the `-shm`),
+    // so a descriptor of its own can be closed again.
+    std::fs::File::open(wal)?.sync_data()
+}
+
+/// A read-only descriptor of the file at `path` that this process never closes. Closing any
+/// descriptor of a file drops every POSIX lock the process holds on it, SQLite's included
+/// (sqlite.org/howtocorrupt.html, 2.2): another process would then take this one's
+/// connections for gone, and delete the WAL they still use. So a database file is opened
+/// here once per process, and kept.
+fn kept_open(path: &std::path::Path) -> std::io::Result<Arc<std::fs::File>> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Mutex as StdMutex, OnceLock, PoisonError};
+    /// Descriptors by (device, inode).
+    type Kept = HashMap<(u64, u64), Arc<std::fs::File>>;
+    static KEPT: OnceLock<StdMutex<Kept>> = OnceLock::new();
+    // By inode, looked up without opening anything: a descriptor opened only to be closed
+    // again would be exactly the mistake this avoids.
+    let meta = std::fs::metadata(path)?;
+    let mut kept = KEPT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(file) = kept.get(&(meta.dev(), meta.ino())) {
+        return Ok(Arc::clone(file));
     }
-    Ok(())
+    let file = Arc::new(std::fs::File::open(path)?);
+    kept.insert((meta.dev(), meta.ino()), Arc::clone(&file));
+    Ok(file)
 }
 
 /// Counts a task as queued for the writer until it gets it. A task cancelled while queued
