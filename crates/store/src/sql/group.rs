@@ -449,10 +449,10 @@ impl GroupWriter {
                 // caller rolls the whole transaction back.
                 writer.stray_tx = true;
                 writer.sync = None;
-                let sql = if savepoint {
-                    format!("{opening_sql}SAVEPOINT w0")
+                let sql: std::borrow::Cow<'static, str> = if savepoint {
+                    format!("{opening_sql}SAVEPOINT w0").into()
                 } else {
-                    opening_sql.to_owned()
+                    opening_sql.into()
                 };
                 writer.conn.execute(&*sql).await?;
                 writer.sync = Some(commit);

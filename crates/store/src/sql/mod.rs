@@ -305,15 +305,9 @@ impl SqlStore {
         }
 
         // One batch, run unprepared: SET and PRAGMA take no parameters.
-        let relaxed_setup: Arc<str> = per_connection
-            .iter()
-            .map(String::as_str)
-            .chain(["SET synchronous_commit = off"])
-            .collect::<Vec<_>>()
-            .join(";\n")
-            .into();
         let per_connection: Arc<str> = per_connection.join(";\n").into();
-        let writer_setup = Arc::clone(&per_connection);
+        // Also for the writer (SQLite) or the relaxed pool (PostgreSQL).
+        let setup_again = Arc::clone(&per_connection);
         let pool = pool_options(&options, options.max_connections, per_connection)
             .connect_with(connect.clone())
             .await?;
@@ -325,7 +319,12 @@ impl SqlStore {
         // Lazy: a handle that never spends a read's nonce (the CLI, most tests) opens none.
         let relaxed_pool = match engine {
             Engine::Postgres if !options.durable_reads => {
-                Some(pool_options(&options, 2, relaxed_setup).connect_lazy_with(connect.clone()))
+                let setup = if setup_again.is_empty() {
+                    "SET synchronous_commit = off".into()
+                } else {
+                    format!("{setup_again};\nSET synchronous_commit = off").into()
+                };
+                Some(pool_options(&options, 2, setup).connect_lazy_with(connect.clone()))
             }
             _ => None,
         };
@@ -333,7 +332,7 @@ impl SqlStore {
         let writer = match engine {
             Engine::Sqlite => {
                 let mut conn = connect.connect().await?;
-                set_up_connection(&mut conn, writer_setup).await?;
+                set_up_connection(&mut conn, setup_again).await?;
                 conn.execute(&*format!(
                     "PRAGMA wal_autocheckpoint = {}",
                     group::WRITER_AUTOCHECKPOINT_PAGES
